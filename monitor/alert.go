@@ -1,0 +1,94 @@
+package monitor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Severity ranks alerts for subscribers' filters.
+type Severity uint8
+
+// Severities, from the least urgent.
+const (
+	SeverityInfo Severity = iota
+	SeverityWarning
+	SeverityCritical
+)
+
+var severityNames = [...]string{"info", "warning", "critical"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", s)
+}
+
+// ParseSeverity reads a severity name as String writes it.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if s == n {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want info, warning or critical)", s)
+}
+
+// AlertState is where an alert is in its lifecycle.
+type AlertState uint8
+
+// Alert states. An alert opens firing and ends resolved.
+const (
+	StateFiring AlertState = iota + 1
+	StateResolved
+)
+
+var stateNames = map[AlertState]string{StateFiring: "firing", StateResolved: "resolved"}
+
+func (s AlertState) String() string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("state(%d)", s)
+}
+
+// ParseAlertState reads a state name as String writes it.
+func ParseAlertState(s string) (AlertState, error) {
+	for st, n := range stateNames {
+		if s == n {
+			return st, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown alert state %q", s)
+}
+
+// Alert is one episode of a rule holding at a watch.
+type Alert struct {
+	ID           int64 // the store's id; zero until first saved
+	Watch        string
+	Rule         string
+	RuleType     string
+	Severity     Severity
+	State        AlertState
+	RadiusMeters float64       // the watch's radius
+	Window       time.Duration // the rule's window
+	StartsAt     time.Time     // when it started firing
+	UpdatedAt    time.Time     // the last evaluation that changed it
+	EndsAt       time.Time     // when it resolved; zero while firing
+	Finding      Finding       // the latest finding while it held
+}
+
+// Transition is one change of an alert's state, as persisted and announced.
+type Transition struct {
+	ID      int64
+	AlertID int64
+	At      time.Time
+	From    AlertState // zero for the opening transition
+	To      AlertState
+}
+
+// Event is a transition with the alert as it stood after it: what sinks receive.
+type Event struct {
+	Alert      Alert
+	Transition Transition
+}

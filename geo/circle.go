@@ -23,14 +23,16 @@ func (c Circle) Contains(p orb.Point) bool {
 // longitude.
 func (c Circle) Bounds() []orb.Bound {
 	lat, lon := c.Center.Lat(), c.Center.Lon()
-	dLat := c.RadiusMeters / EarthRadiusMeters * 180 / math.Pi
+	// A hair wider than the exact extent, so that points on the circle itself are
+	// inside despite rounding: the boxes are a prefilter.
+	dLat := c.RadiusMeters/EarthRadiusMeters*180/math.Pi + 1e-9
 	minLat, maxLat := lat-dLat, lat+dLat
 	if minLat <= -90 || maxLat >= 90 {
 		return []orb.Bound{{Min: orb.Point{-180, math.Max(minLat, -90)}, Max: orb.Point{180, math.Min(maxLat, 90)}}}
 	}
 	// The widest longitude span is at the latitude farthest from the equator.
 	cos := math.Min(math.Cos(minLat*math.Pi/180), math.Cos(maxLat*math.Pi/180))
-	dLon := dLat / cos
+	dLon := dLat/cos + 1e-9
 	if dLon >= 180 {
 		return []orb.Bound{{Min: orb.Point{-180, minLat}, Max: orb.Point{180, maxLat}}}
 	}

@@ -8,8 +8,9 @@ import (
 
 // ConvexHull returns the convex hull of pts as a polygon (Andrew's monotone chain in
 // lon/lat, fine for the clusters geowatch reports, which span kilometres, not
-// hemispheres). Fewer than three distinct points give a degenerate ring that
-// still closes: one point repeated, or a segment there and back.
+// hemispheres). Fewer than three distinct points give a degenerate but closed
+// four-point ring (a point repeated, or a segment there and back), so that every
+// hull encodes as a polygon readers accept. No points give nil.
 func ConvexHull(pts []orb.Point) orb.Polygon {
 	ps := slices.Clone(pts)
 	slices.SortFunc(ps, func(a, b orb.Point) int {
@@ -31,15 +32,11 @@ func ConvexHull(pts []orb.Point) orb.Polygon {
 	if len(ps) == 0 {
 		return nil
 	}
-	if len(ps) < 3 {
-		ring := append(orb.Ring{}, ps...)
-		for i := len(ps) - 2; i >= 0; i-- {
-			ring = append(ring, ps[i])
-		}
-		if len(ring) == 1 {
-			ring = append(ring, ps[0])
-		}
-		return orb.Polygon{ring}
+	switch len(ps) {
+	case 1:
+		return orb.Polygon{{ps[0], ps[0], ps[0], ps[0]}}
+	case 2:
+		return orb.Polygon{{ps[0], ps[1], ps[0], ps[0]}}
 	}
 	cross := func(o, a, b orb.Point) float64 {
 		return (a[0]-o[0])*(b[1]-o[1]) - (a[1]-o[1])*(b[0]-o[0])

@@ -21,16 +21,21 @@ func (f Filter) Match(ev Event) bool {
 		a.Severity >= f.MinSeverity
 }
 
-// Filtered is a Notifier that passes on only the events its Filter matches.
-type Filtered struct {
-	Notifier
-	Filter Filter
+// Subscription is a configured subscriber: a sink under the subscriber's name,
+// receiving only the events its filter matches.
+type Subscription struct {
+	Subscriber string
+	Sink       Notifier
+	Filter     Filter
 }
 
-// Notify delivers ev when the filter matches it and drops it otherwise.
-func (f Filtered) Notify(ctx context.Context, ev Event) error {
-	if !f.Filter.Match(ev) {
+// Name returns the subscriber's name, which the engine tracks deliveries by.
+func (s Subscription) Name() string { return s.Subscriber }
+
+// Notify delivers ev to the sink when the filter matches it and drops it otherwise.
+func (s Subscription) Notify(ctx context.Context, ev Event) error {
+	if !s.Filter.Match(ev) {
 		return nil
 	}
-	return f.Notifier.Notify(ctx, ev)
+	return s.Sink.Notify(ctx, ev)
 }

@@ -1,0 +1,89 @@
+package sink
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/geowatch/geowatch/monitor"
+	"go.uber.org/zap"
+)
+
+// Messages of alert events, by the state entered.
+const (
+	MsgFiring   = "alert firing"
+	MsgResolved = "alert resolved"
+)
+
+// Keys of the fields every sink writes; the package doc lists their types.
+const (
+	KeyAlertID      = "alert_id"
+	KeyWatch        = "watch"
+	KeyRule         = "rule"
+	KeyRuleType     = "rule_type"
+	KeySeverity     = "severity"
+	KeyState        = "state"
+	KeyCount        = "count"
+	KeyWeight       = "weight"
+	KeyRadius       = "radius_m"
+	KeyWindow       = "window"
+	KeyLat          = "lat"
+	KeyLon          = "lon"
+	KeyFirstSeen    = "first_seen"
+	KeyLastSeen     = "last_seen"
+	KeyStartsAt     = "starts_at"
+	KeyEndsAt       = "ends_at"
+	KeyTransitionID = "transition_id"
+	// Keys only the alerts file has, beside msg and ts.
+	KeyHull = "hull"
+	KeyFIDs = "fids"
+)
+
+// Message returns the message for an event: MsgFiring or MsgResolved, from the
+// state its transition enters.
+func Message(ev monitor.Event) (string, error) {
+	switch ev.Transition.To {
+	case monitor.StateFiring:
+		return MsgFiring, nil
+	case monitor.StateResolved:
+		return MsgResolved, nil
+	}
+	return "", fmt.Errorf("transition %d of alert %d: no message for %v", ev.Transition.ID, ev.Alert.ID, ev.Transition.To)
+}
+
+// Fields returns the fields of an event in the order the package doc lists them,
+// for any zap logger that announces alerts.
+func Fields(ev monitor.Event) []zap.Field {
+	a, f := ev.Alert, ev.Alert.Finding
+	fs := make([]zap.Field, 0, 17)
+	fs = append(fs,
+		zap.Int64(KeyAlertID, a.ID),
+		zap.String(KeyWatch, a.Watch),
+		zap.String(KeyRule, a.Rule),
+		zap.String(KeyRuleType, a.RuleType),
+		zap.String(KeySeverity, a.Severity.String()),
+		zap.String(KeyState, ev.Transition.To.String()),
+		zap.Int(KeyCount, f.Count),
+		zap.Float64(KeyWeight, f.Weight),
+		zap.Float64(KeyRadius, a.RadiusMeters),
+		zap.String(KeyWindow, a.Window.String()),
+		zap.Float64(KeyLat, f.Center.Lat()),
+		zap.Float64(KeyLon, f.Center.Lon()),
+		zap.String(KeyFirstSeen, timestamp(f.FirstSeen)),
+		zap.String(KeyLastSeen, timestamp(f.LastSeen)),
+		zap.String(KeyStartsAt, timestamp(a.StartsAt)),
+	)
+	if ev.Transition.To == monitor.StateResolved {
+		fs = append(fs, zap.String(KeyEndsAt, timestamp(a.EndsAt)))
+	}
+	return append(fs, zap.Int64(KeyTransitionID, ev.Transition.ID))
+}
+
+// timestamp formats t as RFC 3339 in UTC, to the second like the feeds' times, so
+// that the strings sort as the times do. The zero time, which no stored alert
+// has, is "" rather than year 1.
+func timestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

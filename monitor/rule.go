@@ -32,6 +32,9 @@ type Finding struct {
 	FirstSeen time.Time // earliest observation time
 	LastSeen  time.Time // latest observation time
 	FIDs      []int64   // the observations' store ids
+	// Stats are a rule's own figures, such as a surge's observed, expected,
+	// ratio and p; nil for rules that have none.
+	Stats map[string]float64
 }
 
 // Watch is a watched place and the rules evaluated for it.

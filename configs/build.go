@@ -1,0 +1,163 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/daemon"
+	"github.com/geowatch/geowatch/monitor/rule"
+	"github.com/geowatch/geowatch/monitor/source/geojson"
+	"github.com/geowatch/geowatch/monitor/source/httpfeed"
+	"github.com/geowatch/geowatch/monitor/source/replay"
+	"github.com/geowatch/geowatch/monitor/source/spool"
+)
+
+// SourceTypes lists the source types a config may name.
+var SourceTypes = []string{"geojson", "spool", "replay"}
+
+func (b *builder) source(path string, s SourceConfig) {
+	timeout := b.duration(path+".timeout", s.Timeout, DefaultCheckTimeout)
+	b.schedule(path+".schedule", s.Schedule)
+	// Options that only some types read; setting one elsewhere is a mistake
+	// worth reporting rather than ignoring.
+	used := map[string]bool{}
+	opt := b.geojsonOptions(path, s)
+	var src monitor.Source
+	switch s.Type {
+	case "geojson":
+		used["url"], used["kind"], used["fields"] = true, true, true
+		if s.URL == "" {
+			b.fail(path+".url", nil, ErrRequired)
+		}
+		src = geojson.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout}), opt)
+	case "spool":
+		used["dir"], used["kind"], used["fields"] = true, true, true
+		if s.Dir == "" {
+			b.fail(path+".dir", nil, ErrRequired)
+		}
+		src = spool.New(s.Dir, spool.Options{GeoJSON: opt})
+	case "replay":
+		used["file"], used["lead"], used["kind"], used["fields"] = true, true, true, true
+		ropt := replay.Options{GeoJSON: opt}
+		if s.Lead != "" {
+			ropt.Lead = b.duration(path+".lead", s.Lead, 0)
+		}
+		var r *replay.Source
+		var err error
+		if s.File == "" || s.File == "scenario" {
+			r, err = replay.New(Scenario, "scenario", ropt)
+		} else {
+			r, err = replay.Open(s.File, ropt)
+		}
+		if err != nil {
+			b.fail(path+".file", s.File, err)
+			return
+		}
+		src = r
+	case "":
+		b.fail(path+".type", nil, fmt.Errorf("%w: one of %v", ErrRequired, SourceTypes))
+		return
+	default:
+		b.fail(path+".type", s.Type, fmt.Errorf("%w: want one of %v", ErrUnknown, SourceTypes))
+		return
+	}
+	for field, set := range map[string]bool{
+		"url": s.URL != "", "dir": s.Dir != "", "file": s.File != "", "lead": s.Lead != "",
+		"kind": s.Kind != "", "fields": s.Fields != nil,
+	} {
+		if set && !used[field] {
+			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))
+		}
+	}
+	b.plan.Checks = append(b.plan.Checks, daemon.Check{
+		Name: s.Name, Type: s.Type, Schedule: s.Schedule, Timeout: timeout,
+		Source: src, Fingerprint: fingerprint(s),
+	})
+}
+
+func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
+	opt := geojson.Options{DefaultKind: s.Kind}
+	f := s.Fields
+	if f == nil {
+		return opt
+	}
+	opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
+	opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
+	switch f.TimeFormat {
+	case "", "auto", "epoch_ms", "rfc3339":
+	case "epoch_s":
+		opt.EpochSeconds = true
+	default:
+		b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w: want auto, epoch_ms, epoch_s or rfc3339", ErrUnknown))
+	}
+	return opt
+}
+
+// RuleTypes lists the rule types a config may name.
+var RuleTypes = []string{"count", "cluster"}
+
+func (b *builder) rule(path string, rc RuleConfig) (monitor.NamedRule, bool) {
+	nr := monitor.NamedRule{Name: rc.Name, Type: rc.Type}
+	sev, err := monitor.ParseSeverity(rc.Severity)
+	if err != nil {
+		b.fail(path+".severity", nil, err)
+	}
+	nr.Severity = sev
+	n := len(b.errs)
+	window := b.duration(path+".window", rc.Window, 0)
+	notFor := func(field string, set bool) {
+		if set {
+			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, rc.Type))
+		}
+	}
+	switch rc.Type {
+	case "count":
+		notFor("eps", rc.Eps != "")
+		notFor("min_points", rc.MinPoints != nil)
+		if rc.Min == nil {
+			b.fail(path+".min", nil, ErrRequired)
+		}
+		if len(b.errs) > n {
+			return nr, false
+		}
+		r, err := rule.NewCount(rule.CountParams{Min: *rc.Min, Window: window, Kinds: rc.Kinds})
+		if err != nil {
+			b.ruleErr(path, err)
+			return nr, false
+		}
+		nr.Rule = r
+	case "cluster":
+		notFor("min", rc.Min != nil)
+		eps := b.distance(path+".eps", rc.Eps)
+		if rc.MinPoints == nil {
+			b.fail(path+".min_points", nil, ErrRequired)
+		}
+		if len(b.errs) > n {
+			return nr, false
+		}
+		r, err := rule.NewCluster(rule.ClusterParams{EpsMeters: eps, MinPoints: *rc.MinPoints, Window: window, Kinds: rc.Kinds})
+		if err != nil {
+			b.ruleErr(path, err)
+			return nr, false
+		}
+		nr.Rule = r
+	case "":
+		b.fail(path+".type", nil, fmt.Errorf("%w: one of %v", ErrRequired, RuleTypes))
+		return nr, false
+	default:
+		b.fail(path+".type", rc.Type, fmt.Errorf("%w: want one of %v", ErrUnknown, RuleTypes))
+		return nr, false
+	}
+	return nr, true
+}
+
+// ruleErr reports a rule constructor's error at the parameter it names.
+func (b *builder) ruleErr(path string, err error) {
+	var pe *rule.ParamError
+	if errors.As(err, &pe) {
+		b.fail(path+"."+pe.Param, pe.Value, pe.Err)
+		return
+	}
+	b.fail(path, nil, err)
+}

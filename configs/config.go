@@ -1,0 +1,231 @@
+// Package configs holds geowatch's configuration: the YAML schema, strict parsing
+// with errors that name the field and line, validation, and the embedded default
+// configuration and demo scenario.
+//
+// It imports monitor and its sub-packages to build checks, watches and rules from
+// what it validated; nothing imports configs but cmd.
+package configs
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// DefaultYAML is the embedded default configuration `geowatch run` uses without
+// --config: the reference scenario's watches on Vladivostok and the
+// Khasan–Tumangang border crossing, fed by a replay of the bundled scenario.
+//
+//go:embed default.yaml
+var DefaultYAML []byte
+
+// Scenario is the bundled demo scenario (configs/scenario/vladivostok.geojson),
+// the data of a replay source whose file is "scenario".
+//
+//go:embed scenario/vladivostok.geojson
+var Scenario []byte
+
+// Config is the whole configuration file. Durations are strings such as "30s",
+// "6h" or "14d"; distances are strings such as "50km" or "500m".
+type Config struct {
+	// Database is the SQLite/GeoPackage file; default ./geowatch.db.
+	Database string `yaml:"database"`
+	// Durability is "normal" (default: WAL with synchronous=NORMAL) or "full".
+	Durability string `yaml:"durability"`
+	// Log sets the process log.
+	Log LogConfig `yaml:"log"`
+	// Places adds named places to the built-in gazetteer for watches to refer to.
+	Places []PlaceConfig `yaml:"places"`
+	// Sources are the checks: where observations come from, and when.
+	Sources []SourceConfig `yaml:"sources"`
+	// Watches are the watched places and their rules.
+	Watches []WatchConfig `yaml:"watches"`
+	// Subscribers receive alert transitions; default: the process log only.
+	Subscribers []SubscriberConfig `yaml:"subscribers"`
+}
+
+// LogConfig sets the process log's level and encoding.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // json (default) or console
+}
+
+// PlaceConfig is a named place for watches and the geotagger.
+type PlaceConfig struct {
+	Name    string   `yaml:"name"`
+	Aliases []string `yaml:"aliases"`
+	Lat     *float64 `yaml:"lat"`
+	Lon     *float64 `yaml:"lon"`
+	Country string   `yaml:"country"`
+	Class   string   `yaml:"class"`
+}
+
+// SourceConfig is one check. Type selects the format; the options below it apply
+// to the types named in their comments, and setting one for another type is an
+// error.
+type SourceConfig struct {
+	Name     string `yaml:"name"`
+	Type     string `yaml:"type"`     // geojson, spool, replay
+	Schedule string `yaml:"schedule"` // cron spec or descriptor such as "@every 1m"
+	Timeout  string `yaml:"timeout"`  // per run; default 1m
+
+	URL  string `yaml:"url"`  // geojson: http(s) URL or file path
+	File string `yaml:"file"` // replay: GeoJSON file, or "scenario" (default) for the bundled one
+	Dir  string `yaml:"dir"`  // spool: the directory watched
+	Lead string `yaml:"lead"` // replay: the last event lands this long after the first run
+
+	Kind   string        `yaml:"kind"`   // geojson, spool, replay: kind of records that carry none
+	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay: property names
+}
+
+// FieldMapping names the GeoJSON properties a source reads. Empty names keep the
+// defaults, which fit USGS's feeds.
+type FieldMapping struct {
+	ID         string `yaml:"id"`          // default: the feature's id
+	Time       string `yaml:"time"`        // default: time
+	TimeFormat string `yaml:"time_format"` // auto (default), epoch_ms, epoch_s, rfc3339
+	Kind       string `yaml:"kind"`        // default: type
+	Place      string `yaml:"place"`       // default: place
+	Text       string `yaml:"text"`        // default: title
+	URL        string `yaml:"url"`         // default: url
+	Weight     string `yaml:"weight"`      // default: none (weight 1)
+}
+
+// WatchConfig is a watched place and its rules. The place is either a name known
+// to the gazetteer or explicit lat/lon.
+type WatchConfig struct {
+	Name     string       `yaml:"name"`
+	Place    string       `yaml:"place"`
+	Lat      *float64     `yaml:"lat"`
+	Lon      *float64     `yaml:"lon"`
+	Radius   string       `yaml:"radius"`
+	Schedule string       `yaml:"schedule"` // default "@every 1m"
+	Rules    []RuleConfig `yaml:"rules"`
+}
+
+// RuleConfig is one rule of a watch.
+type RuleConfig struct {
+	Name      string   `yaml:"name"` // default: the type
+	Type      string   `yaml:"type"` // count, cluster
+	Severity  string   `yaml:"severity"`
+	Window    string   `yaml:"window"`
+	Kinds     []string `yaml:"kinds"`
+	Min       *float64 `yaml:"min"`        // count: weighted count threshold
+	Eps       string   `yaml:"eps"`        // cluster: neighbourhood distance
+	MinPoints *int     `yaml:"min_points"` // cluster: core point threshold
+}
+
+// SubscriberConfig is where alert transitions go.
+type SubscriberConfig struct {
+	Name string `yaml:"name"`
+	Sink string `yaml:"sink"` // log or file
+	Path string `yaml:"path"` // file: the JSON-lines file
+	// Filters; empty means every alert.
+	Watches     []string `yaml:"watches"`
+	Rules       []string `yaml:"rules"`
+	MinSeverity string   `yaml:"min_severity"`
+}
+
+// FieldError is a configuration value that failed validation, with where it is.
+type FieldError struct {
+	Field string // path such as "watches[1].radius"
+	Line  int    // 1-based line in the file; 0 when unknown
+	Value any
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	loc := e.Field
+	if e.Line > 0 {
+		loc = fmt.Sprintf("line %d: %s", e.Line, e.Field)
+	}
+	if e.Value != nil && e.Value != "" {
+		return fmt.Sprintf("%s: %v: %v", loc, e.Value, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", loc, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Sentinel validation errors.
+var (
+	ErrRequired    = errors.New("required")
+	ErrNotPositive = errors.New("must be positive")
+	ErrDuplicate   = errors.New("duplicate name")
+	ErrUnknown     = errors.New("unknown value")
+	ErrNotApplied  = errors.New("not used by this type")
+)
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes data strictly (unknown keys and duplicate keys are errors),
+// fills defaults and validates the result. Validation errors are joined
+// *FieldError values carrying the line of the offending value.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict()); err != nil {
+		return nil, errors.New(yaml.FormatError(err, false, true))
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, withLines(err, data)
+	}
+	return &c, nil
+}
+
+// withLines fills the Line of every *FieldError in err by finding its field path
+// in the document.
+func withLines(err error, data []byte) error {
+	f, perr := parser.ParseBytes(data, 0)
+	if perr != nil {
+		return err
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var fe *FieldError
+		if errors.As(e, &fe) && fe.Line == 0 {
+			fe.Line = lineOf(f, fe.Field)
+		}
+	}
+	return err
+}
+
+// lineOf returns the line of the node at field (such as "watches[1].radius"), or of
+// its nearest ancestor present in the document.
+func lineOf(f *ast.File, field string) int {
+	for p := field; p != ""; {
+		if path, err := yaml.PathString("$." + p); err == nil {
+			if n, err := path.FilterFile(f); err == nil && n != nil {
+				return n.GetToken().Position.Line
+			}
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}

@@ -1,0 +1,308 @@
+package configs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/geowatch/geowatch/geo"
+	"github.com/geowatch/geowatch/geo/gazetteer"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/daemon"
+	"github.com/paulmach/orb"
+)
+
+// Defaults for what a config leaves out.
+const (
+	DefaultDatabase      = "./geowatch.db"
+	DefaultWatchSchedule = "@every 1m"
+	DefaultCheckTimeout  = time.Minute
+)
+
+// Plan is a validated configuration turned into the values the daemon runs.
+type Plan struct {
+	Database    string
+	FullSync    bool // durability: full
+	LogLevel    string
+	LogFormat   string
+	Gazetteer   *gazetteer.Gazetteer
+	Checks      []daemon.Check
+	Watches     []daemon.WatchJob
+	Subscribers []Subscriber
+}
+
+// Subscriber is a validated subscriber: its sink and its filter.
+type Subscriber struct {
+	Name   string
+	Sink   string // "log" or "file"
+	Path   string
+	Filter monitor.Filter
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (c *Config) setDefaults() {
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.Durability == "" {
+		c.Durability = "normal"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if len(c.Subscribers) == 0 {
+		c.Subscribers = []SubscriberConfig{{Name: "log", Sink: "log"}}
+	}
+	for i := range c.Watches {
+		w := &c.Watches[i]
+		if w.Schedule == "" {
+			w.Schedule = DefaultWatchSchedule
+		}
+		for j := range w.Rules {
+			if w.Rules[j].Name == "" {
+				w.Rules[j].Name = w.Rules[j].Type
+			}
+			if w.Rules[j].Severity == "" {
+				w.Rules[j].Severity = "warning"
+			}
+		}
+	}
+}
+
+// Validate checks the whole configuration and returns every problem found, each a
+// *FieldError, joined.
+func (c *Config) Validate() error {
+	_, err := c.Build()
+	return err
+}
+
+// Build validates the configuration and builds the plan the daemon runs. It reads
+// files the config names (a replay file) but starts nothing.
+func (c *Config) Build() (*Plan, error) {
+	b := builder{plan: &Plan{
+		Database:  c.Database,
+		FullSync:  c.Durability == "full",
+		LogLevel:  c.Log.Level,
+		LogFormat: c.Log.Format,
+		Gazetteer: gazetteer.Builtin(),
+	}}
+	if c.Durability != "normal" && c.Durability != "full" {
+		b.fail("durability", c.Durability, fmt.Errorf("%w: want normal or full", ErrUnknown))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		b.fail("log.level", c.Log.Level, fmt.Errorf("%w: want debug, info, warn or error", ErrUnknown))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want json or console", ErrUnknown))
+	}
+	for i, p := range c.Places {
+		b.place(fmt.Sprintf("places[%d]", i), p)
+	}
+	seen := map[string]string{}
+	for i, s := range c.Sources {
+		path := fmt.Sprintf("sources[%d]", i)
+		b.unique(seen, path, s.Name)
+		b.source(path, s)
+	}
+	seen = map[string]string{}
+	watches := map[string]bool{}
+	for i, w := range c.Watches {
+		path := fmt.Sprintf("watches[%d]", i)
+		b.unique(seen, path, w.Name)
+		watches[w.Name] = true
+		b.watch(path, w)
+	}
+	seen = map[string]string{}
+	for i, s := range c.Subscribers {
+		path := fmt.Sprintf("subscribers[%d]", i)
+		b.unique(seen, path, s.Name)
+		b.subscriber(path, s, watches)
+	}
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	return b.plan, nil
+}
+
+// builder accumulates the plan and every error found on the way.
+type builder struct {
+	plan *Plan
+	errs []error
+}
+
+func (b *builder) fail(field string, value any, err error) {
+	b.errs = append(b.errs, &FieldError{Field: field, Value: value, Err: err})
+}
+
+func (b *builder) unique(seen map[string]string, path, name string) {
+	switch {
+	case name == "":
+		b.fail(path+".name", nil, ErrRequired)
+	case !nameRE.MatchString(name):
+		b.fail(path+".name", name, errors.New("use letters, digits, '_', '.' and '-' (at most 64)"))
+	case seen[name] != "":
+		b.fail(path+".name", name, fmt.Errorf("%w: also at %s", ErrDuplicate, seen[name]))
+	default:
+		seen[name] = path
+	}
+}
+
+func (b *builder) duration(field, s string, def time.Duration) time.Duration {
+	if s == "" {
+		if def == 0 {
+			b.fail(field, nil, ErrRequired)
+		}
+		return def
+	}
+	d, err := ParseDuration(s)
+	if err != nil {
+		b.fail(field, nil, err)
+		return def
+	}
+	if d <= 0 {
+		b.fail(field, s, ErrNotPositive)
+	}
+	return d
+}
+
+func (b *builder) distance(field, s string) float64 {
+	if s == "" {
+		b.fail(field, nil, ErrRequired)
+		return 0
+	}
+	m, err := geo.ParseDistance(s)
+	if err != nil {
+		b.fail(field, nil, err)
+	}
+	return m
+}
+
+func (b *builder) schedule(field, spec string) {
+	if spec == "" {
+		b.fail(field, nil, ErrRequired)
+		return
+	}
+	if _, err := daemon.ParseSchedule(spec); err != nil {
+		b.fail(field, spec, err)
+	}
+}
+
+func (b *builder) point(path string, lat, lon *float64) (orb.Point, bool) {
+	if lat == nil || lon == nil {
+		b.fail(path+".lat", nil, fmt.Errorf("%w: lat and lon", ErrRequired))
+		return orb.Point{}, false
+	}
+	ok := true
+	if err := geo.CheckLatitude(*lat); err != nil {
+		b.fail(path+".lat", *lat, err)
+		ok = false
+	}
+	if err := geo.CheckLongitude(*lon); err != nil {
+		b.fail(path+".lon", *lon, err)
+		ok = false
+	}
+	return orb.Point{*lon, *lat}, ok
+}
+
+func (b *builder) place(path string, p PlaceConfig) {
+	if p.Name == "" {
+		b.fail(path+".name", nil, ErrRequired)
+	}
+	pt, ok := b.point(path, p.Lat, p.Lon)
+	if !ok || p.Name == "" {
+		return
+	}
+	class := p.Class
+	if class == "" {
+		class = "place"
+	}
+	if err := b.plan.Gazetteer.Add(gazetteer.Place{Name: p.Name, Aliases: p.Aliases, Point: pt, Country: p.Country, Class: class}); err != nil {
+		b.fail(path, nil, err)
+	}
+}
+
+func (b *builder) watch(path string, w WatchConfig) {
+	job := daemon.WatchJob{Schedule: w.Schedule, Fingerprint: fingerprint(w)}
+	mw := &monitor.Watch{Name: w.Name, Place: w.Place}
+	switch {
+	case w.Place != "" && (w.Lat != nil || w.Lon != nil):
+		b.fail(path+".place", w.Place, errors.New("give either place or lat/lon, not both"))
+	case w.Place != "":
+		p, ok := b.plan.Gazetteer.Lookup(w.Place)
+		if !ok {
+			b.fail(path+".place", w.Place, fmt.Errorf("%w: not in the gazetteer (add it under places)", ErrUnknown))
+		}
+		mw.Center = p.Point
+	default:
+		mw.Center, _ = b.point(path, w.Lat, w.Lon)
+	}
+	mw.RadiusMeters = b.distance(path+".radius", w.Radius)
+	b.schedule(path+".schedule", w.Schedule)
+	if len(w.Rules) == 0 {
+		b.fail(path+".rules", nil, fmt.Errorf("%w: at least one rule", ErrRequired))
+	}
+	names := map[string]string{}
+	for j, rc := range w.Rules {
+		rpath := fmt.Sprintf("%s.rules[%d]", path, j)
+		b.unique(names, rpath, rc.Name)
+		if r, ok := b.rule(rpath, rc); ok {
+			mw.Rules = append(mw.Rules, r)
+		}
+	}
+	job.Watch = mw
+	b.plan.Watches = append(b.plan.Watches, job)
+}
+
+func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string]bool) {
+	sub := Subscriber{Name: s.Name, Sink: s.Sink, Path: s.Path}
+	switch s.Sink {
+	case "log":
+		if s.Path != "" {
+			b.fail(path+".path", s.Path, fmt.Errorf("%w (log)", ErrNotApplied))
+		}
+	case "file":
+		if s.Path == "" {
+			b.fail(path+".path", nil, ErrRequired)
+		}
+	case "":
+		b.fail(path+".sink", nil, fmt.Errorf("%w: log or file", ErrRequired))
+	default:
+		b.fail(path+".sink", s.Sink, fmt.Errorf("%w: want log or file", ErrUnknown))
+	}
+	for k, w := range s.Watches {
+		if !watches[w] {
+			b.fail(fmt.Sprintf("%s.watches[%d]", path, k), w, fmt.Errorf("%w: no such watch", ErrUnknown))
+		}
+	}
+	sub.Filter.Watches = s.Watches
+	sub.Filter.Rules = s.Rules
+	if s.MinSeverity != "" {
+		sev, err := monitor.ParseSeverity(s.MinSeverity)
+		if err != nil {
+			b.fail(path+".min_severity", nil, err)
+		}
+		sub.Filter.MinSeverity = sev
+	}
+	b.plan.Subscribers = append(b.plan.Subscribers, sub)
+}
+
+// fingerprint identifies a config item's content, so a reload can tell unchanged
+// checks and watches (which keep their state) from changed ones.
+func fingerprint(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // config structs always marshal
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}

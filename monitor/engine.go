@@ -79,13 +79,9 @@ func (e *Engine) OpenAlerts() []Alert {
 func (e *Engine) RunCheck(ctx context.Context, name, typ string, src Source, now time.Time, done func() time.Time) (IngestResult, error) {
 	var total IngestResult
 	err := src.Pull(ctx, now, func(ctx context.Context, b Batch) error {
-		res, err := e.store.Ingest(ctx, name, b, now)
-		if err != nil {
-			return err
-		}
+		res, err := e.Ingest(ctx, name, b, now)
 		total.Add(res)
-		e.logRejects(name, b)
-		return nil
+		return err
 	})
 	end := now
 	if done != nil {
@@ -98,6 +94,18 @@ func (e *Engine) RunCheck(ctx context.Context, name, typ string, src Source, now
 		err = fmt.Errorf("record check run: %w", rerr)
 	}
 	return total, err
+}
+
+// Ingest stores one batch for source in one transaction and logs its rejected
+// records. It is how pushed batches (the HTTP ingest endpoint) enter the store;
+// pulled ones come through RunCheck.
+func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, error) {
+	res, err := e.store.Ingest(ctx, source, b, now)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	e.logRejects(source, b)
+	return res, nil
 }
 
 func (e *Engine) logRejects(source string, b Batch) {

@@ -74,3 +74,12 @@ func destination(p orb.Point, bearing, meters float64) orb.Point {
 	lon := math.Mod(lon2*180/math.Pi+540, 360) - 180
 	return orb.Point{lon, lat2 * 180 / math.Pi}
 }
+
+// Buffered returns the circle grown by meters, so that circles and polygons grow
+// alike. A negative or NaN distance counts as zero.
+func (c Circle) Buffered(meters float64) Circle {
+	if meters > 0 {
+		c.RadiusMeters += meters
+	}
+	return c
+}

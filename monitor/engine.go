@@ -100,12 +100,44 @@ func (e *Engine) RunCheck(ctx context.Context, name, typ string, src Source, now
 // records. It is how pushed batches (the HTTP ingest endpoint) enter the store;
 // pulled ones come through RunCheck.
 func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, error) {
+	b = validated(b)
 	res, err := e.store.Ingest(ctx, source, b, now)
 	if err != nil {
 		return IngestResult{}, err
 	}
 	e.logRejects(source, b)
 	return res, nil
+}
+
+// validated normalises b's observations in place and moves every one that fails
+// Validate to the rejects, so that whatever a source let through is logged and
+// kept with the field at fault.
+func validated(b Batch) Batch {
+	var bad []int
+	for i := range b.Observations {
+		o := &b.Observations[i]
+		o.Normalize()
+		if err := o.Validate(); err != nil {
+			field := ""
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				field, err = fe.Field, fe.Err
+			}
+			raw := fmt.Sprintf("id=%q time=%s lat=%v lon=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lat(), o.Point.Lon())
+			b.Rejects = append(slices.Clip(b.Rejects), Reject{Record: "id " + o.ID, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
+			bad = append(bad, i)
+		}
+	}
+	if len(bad) > 0 {
+		keep := make([]Observation, 0, len(b.Observations)-len(bad))
+		for i, o := range b.Observations {
+			if _, found := slices.BinarySearch(bad, i); !found {
+				keep = append(keep, o)
+			}
+		}
+		b.Observations = keep
+	}
+	return b
 }
 
 func (e *Engine) logRejects(source string, b Batch) {

@@ -114,6 +114,7 @@ func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Ti
 // kept with the field at fault.
 func validated(b Batch) Batch {
 	var bad []int
+	b.Rejects = slices.Clip(b.Rejects) // appends below must not write into the source's array
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		o.Normalize()
@@ -124,7 +125,7 @@ func validated(b Batch) Batch {
 				field, err = fe.Field, fe.Err
 			}
 			raw := fmt.Sprintf("id=%q time=%s lat=%v lon=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lat(), o.Point.Lon())
-			b.Rejects = append(slices.Clip(b.Rejects), Reject{Record: "id " + o.ID, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
+			b.Rejects = append(b.Rejects, Reject{Record: "id " + o.ID, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
 			bad = append(bad, i)
 		}
 	}

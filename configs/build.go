@@ -10,11 +10,12 @@ import (
 	"github.com/geowatch/geowatch/monitor/source/geojson"
 	"github.com/geowatch/geowatch/monitor/source/httpfeed"
 	"github.com/geowatch/geowatch/monitor/source/replay"
+	"github.com/geowatch/geowatch/monitor/source/rss"
 	"github.com/geowatch/geowatch/monitor/source/spool"
 )
 
 // SourceTypes lists the source types a config may name.
-var SourceTypes = []string{"geojson", "spool", "replay"}
+var SourceTypes = []string{"geojson", "rss", "spool", "replay"}
 
 func (b *builder) source(path string, s SourceConfig) {
 	timeout := b.duration(path+".timeout", s.Timeout, DefaultCheckTimeout)
@@ -31,6 +32,25 @@ func (b *builder) source(path string, s SourceConfig) {
 			b.fail(path+".url", nil, ErrRequired)
 		}
 		src = geojson.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout}), opt)
+	case "rss":
+		used["url"], used["kind"], used["min_confidence"], used["max_places"] = true, true, true, true
+		if s.URL == "" {
+			b.fail(path+".url", nil, ErrRequired)
+		}
+		ropt := rss.Options{Kind: s.Kind}
+		if c := s.MinConfidence; c != nil {
+			if *c <= 0 || *c > 1 {
+				b.fail(path+".min_confidence", *c, errors.New("must be in (0, 1]"))
+			}
+			ropt.MinConfidence = *c
+		}
+		if m := s.MaxPlaces; m != nil {
+			if *m <= 0 {
+				b.fail(path+".max_places", *m, ErrNotPositive)
+			}
+			ropt.MaxPlacesPerItem = *m
+		}
+		src = rss.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout}), b.plan.Gazetteer, ropt)
 	case "spool":
 		used["dir"], used["kind"], used["fields"] = true, true, true
 		if s.Dir == "" {
@@ -65,6 +85,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	for field, set := range map[string]bool{
 		"url": s.URL != "", "dir": s.Dir != "", "file": s.File != "", "lead": s.Lead != "",
 		"kind": s.Kind != "", "fields": s.Fields != nil,
+		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
 	} {
 		if set && !used[field] {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))

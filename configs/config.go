@@ -71,17 +71,20 @@ type PlaceConfig struct {
 // error.
 type SourceConfig struct {
 	Name     string `yaml:"name"`
-	Type     string `yaml:"type"`     // geojson, spool, replay
+	Type     string `yaml:"type"`     // geojson, rss, spool, replay
 	Schedule string `yaml:"schedule"` // cron spec or descriptor such as "@every 1m"
 	Timeout  string `yaml:"timeout"`  // per run; default 1m
 
-	URL  string `yaml:"url"`  // geojson: http(s) URL or file path
+	URL  string `yaml:"url"`  // geojson, rss: http(s) URL or file path
 	File string `yaml:"file"` // replay: GeoJSON file, or "scenario" (default) for the bundled one
 	Dir  string `yaml:"dir"`  // spool: the directory watched
 	Lead string `yaml:"lead"` // replay: the last event lands this long after the first run
 
-	Kind   string        `yaml:"kind"`   // geojson, spool, replay: kind of records that carry none
+	Kind   string        `yaml:"kind"`   // geojson, spool, replay, rss: kind of records that carry none
 	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay: property names
+
+	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
+	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)
 }
 
 // FieldMapping names the GeoJSON properties a source reads. Empty names keep the

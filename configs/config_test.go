@@ -16,8 +16,8 @@ func TestDefaultConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Database != "./geowatch.db" {
-		t.Errorf("database = %q, want ./geowatch.db", p.Database)
+	if p.Database != "./geowatch.gpkg" {
+		t.Errorf("database = %q, want ./geowatch.gpkg", p.Database)
 	}
 	want := map[string][2]float64{ // watch → lat, lon from the scenario
 		"vladivostok":      {43.1155, 131.8855},

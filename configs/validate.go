@@ -18,7 +18,7 @@ import (
 
 // Defaults for what a config leaves out.
 const (
-	DefaultDatabase      = "./geowatch.db"
+	DefaultDatabase      = "./geowatch.gpkg"
 	DefaultWatchSchedule = "@every 1m"
 	DefaultCheckTimeout  = time.Minute
 )
@@ -92,7 +92,7 @@ func (c *Config) Build() (*Plan, error) {
 		FullSync:  c.Durability == "full",
 		LogLevel:  c.Log.Level,
 		LogFormat: c.Log.Format,
-		Gazetteer: gazetteer.Builtin(),
+		Gazetteer: gazetteer.Default(),
 	}}
 	if c.Durability != "normal" && c.Durability != "full" {
 		b.fail("durability", c.Durability, fmt.Errorf("%w: want normal or full", ErrUnknown))

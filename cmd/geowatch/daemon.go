@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/daemon"
+	"github.com/geowatch/geowatch/monitor/sink"
+	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/systemd"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// loadConfig reads the config at path, or the embedded default when path is "".
+func loadConfig(path string) (*configs.Config, *configs.Plan, error) {
+	var (
+		c   *configs.Config
+		err error
+	)
+	if path == "" {
+		c, err = configs.Parse(configs.DefaultYAML)
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded default config: %w", err)
+		}
+	} else if c, err = configs.Load(path); err != nil {
+		return nil, nil, err
+	}
+	plan, err := c.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, plan, nil
+}
+
+func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check-config", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"check-config takes one FILE"}
+	}
+	_, plan, err := loadConfig(fs.Arg(0))
+	if err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			for _, e := range j.Unwrap() {
+				fmt.Fprintln(stderr, e)
+			}
+			return fmt.Errorf("%s: %d errors", fs.Arg(0), len(j.Unwrap()))
+		}
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: ok (%d sources, %d watches, %d subscribers)\n",
+		fs.Arg(0), len(plan.Checks), len(plan.Watches), len(plan.Subscribers))
+	return err
+}
+
+// newLogger builds the process log: JSON (or console) on w at level.
+func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.TimeKey = "ts"
+	ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	var enc zapcore.Encoder
+	if format == "console" {
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
+	logLevel := fs.String("log-level", "", "log `LEVEL`: debug, info, warn, error (overrides the config)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	_, plan, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *logLevel != "" {
+		plan.LogLevel = *logLevel
+	}
+	log, err := newLogger(stdout, plan.LogLevel, plan.LogFormat)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // stdout sync fails on pipes; nothing to do
+	return runDaemon(ctx, *cfgPath, plan, log)
+}
+
+// runDaemon opens the store, schedules the plan and runs until ctx is done,
+// reloading the config at cfgPath on SIGHUP.
+func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap.Logger) error {
+	if os.Geteuid() == 0 && os.Getenv("INVOCATION_ID") == "" {
+		log.Warn("running as root outside systemd; prefer the unit's dynamic user")
+	}
+	durability := store.DurabilityNormal
+	if plan.FullSync {
+		durability = store.DurabilityFull
+	}
+	st, err := store.Open(ctx, plan.Database, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store open", zap.String("database", plan.Database))
+
+	engine, err := monitor.NewEngine(ctx, st, log.Named("engine"))
+	if err != nil {
+		return err
+	}
+	subs, err := openSubscribers(plan.Subscribers, log)
+	if err != nil {
+		return err
+	}
+	defer func() { subs.Close() }()
+	engine.SetNotifiers(subs.notifiers)
+
+	d := daemon.New(engine, log, daemon.Options{})
+	if _, err := d.Apply(plan.Checks, plan.Watches); err != nil {
+		return err
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloadDone := make(chan struct{})
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	go func() {
+		defer close(reloadDone)
+		for {
+			select {
+			case <-reloadCtx.Done():
+				return
+			case <-hup:
+				if next, err := reload(cfgPath, plan, d, engine, subs, log); err != nil {
+					log.Error("reload failed, keeping previous config", zap.Error(err))
+				} else {
+					plan, subs = next.plan, next.subs
+				}
+			}
+		}
+	}()
+	sd := systemd.NewNotifier()
+	if iv := systemd.WatchdogInterval(); iv > 0 {
+		go watchdog(reloadCtx, sd, iv, st, log)
+	}
+	err = d.Run(ctx, func() {
+		status := fmt.Sprintf("running: %d sources, %d watches, database %s", len(plan.Checks), len(plan.Watches), plan.Database)
+		if err := sd.Ready(status); err != nil {
+			log.Warn("sd_notify failed", zap.Error(err))
+		}
+	})
+	sd.Stopping() //nolint:errcheck // best effort: systemd sees the exit anyway
+	stopReload()
+	<-reloadDone
+	log.Info("stopped")
+	return err
+}
+
+// watchdog pings systemd's watchdog while the store answers, so a daemon whose
+// database is wedged is restarted instead of looking alive.
+func watchdog(ctx context.Context, sd *systemd.Notifier, every time.Duration, st *store.DB, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, every)
+			err := st.Ping(pctx)
+			cancel()
+			if err != nil {
+				log.Error("health check failed; not pinging the watchdog", zap.Error(err))
+				continue
+			}
+			sd.Watchdog() //nolint:errcheck // a missed ping is what the watchdog is for
+		}
+	}
+}
+
+type reloaded struct {
+	plan *configs.Plan
+	subs *subscribers
+}
+
+// reload builds the whole new config and swaps it in only if every part of it
+// is valid; the running config is untouched otherwise.
+func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, log *zap.Logger) (reloaded, error) {
+	start := time.Now()
+	_, plan, err := loadConfig(cfgPath)
+	if err != nil {
+		return reloaded{}, err
+	}
+	if plan.Database != old.Database || plan.FullSync != old.FullSync {
+		return reloaded{}, fmt.Errorf("database and durability cannot change on reload (restart instead)")
+	}
+	subs, err := openSubscribers(plan.Subscribers, log)
+	if err != nil {
+		return reloaded{}, err
+	}
+	ch, err := d.Apply(plan.Checks, plan.Watches)
+	if err != nil {
+		subs.Close()
+		return reloaded{}, err
+	}
+	engine.SetNotifiers(subs.notifiers)
+	oldSubs.Close()
+	log.Info("config reloaded", zap.String("config", cfgPath), zap.Strings("added", ch.Added),
+		zap.Strings("removed", ch.Removed), zap.Strings("changed", ch.Changed),
+		zap.Int("unchanged", len(ch.Unchanged)), zap.Duration("duration", time.Since(start)))
+	return reloaded{plan: plan, subs: subs}, nil
+}
+
+// subscribers are the opened sinks of a config, with what must be closed.
+type subscribers struct {
+	notifiers []monitor.Notifier
+	closers   []io.Closer
+}
+
+func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, error) {
+	s := &subscribers{}
+	for _, c := range cfg {
+		var n monitor.Notifier
+		switch c.Sink {
+		case "log":
+			n = sink.NewLog(log.Named("alerts"))
+		case "file":
+			f, err := sink.OpenFile(c.Path)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
+			}
+			s.closers = append(s.closers, f)
+			n = f
+		}
+		s.notifiers = append(s.notifiers, monitor.Subscription{Subscriber: c.Name, Sink: n, Filter: c.Filter})
+	}
+	return s, nil
+}
+
+// Close closes the subscribers' files.
+func (s *subscribers) Close() {
+	for _, c := range s.closers {
+		c.Close()
+	}
+}

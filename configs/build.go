@@ -15,9 +15,13 @@ import (
 )
 
 // SourceTypes lists the source types a config may name.
-var SourceTypes = []string{"geojson", "rss", "spool", "replay"}
+var SourceTypes = []string{"geojson", "rss", "spool", "replay", "push"}
 
 func (b *builder) source(path string, s SourceConfig) {
+	if s.Type == "push" {
+		b.pushSource(path, s)
+		return
+	}
 	timeout := b.duration(path+".timeout", s.Timeout, DefaultCheckTimeout)
 	b.schedule(path+".schedule", s.Schedule)
 	// Options that only some types read; setting one elsewhere is a mistake
@@ -31,7 +35,7 @@ func (b *builder) source(path string, s SourceConfig) {
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
-		src = geojson.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout}), opt)
+		src = geojson.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout, Version: monitor.Version()}), opt)
 	case "rss":
 		used["url"], used["kind"], used["min_confidence"], used["max_places"] = true, true, true, true
 		if s.URL == "" {
@@ -50,7 +54,7 @@ func (b *builder) source(path string, s SourceConfig) {
 			}
 			ropt.MaxPlacesPerItem = *m
 		}
-		src = rss.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout}), b.plan.Gazetteer, ropt)
+		src = rss.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout, Version: monitor.Version()}), b.plan.Gazetteer, ropt)
 	case "spool":
 		used["dir"], used["kind"], used["fields"] = true, true, true
 		if s.Dir == "" {

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
-	"strings"
+
+	"github.com/geowatch/geowatch/monitor"
 )
 
 // usageError is a command line that does not parse; it exits 2 like flag does.
@@ -75,15 +75,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// version is the module version stamped by the go command, or "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return strings.TrimPrefix(bi.Main.Version, "v")
-	}
-	return "devel"
-}
-
 func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprintln(stdout, "geowatch", version())
+	_, err := fmt.Fprintln(stdout, "geowatch", monitor.Version())
 	return err
 }

@@ -3,10 +3,12 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
+	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
 	"github.com/geowatch/geowatch/monitor/source/httpfeed"
 	"github.com/geowatch/geowatch/monitor/source/replay"
@@ -27,9 +29,23 @@ func (b *builder) source(path string, s SourceConfig) {
 	// Options that only some types read; setting one elsewhere is a mistake
 	// worth reporting rather than ignoring.
 	used := map[string]bool{}
-	opt := b.geojsonOptions(path, s)
+	var opt geojson.Options
+	if s.Type != "csv" {
+		opt = b.geojsonOptions(path, s)
+	}
 	var src monitor.Source
 	switch s.Type {
+	case "csv":
+		used["url"], used["kind"], used["fields"], used["preset"], used["delimiter"] = true, true, true, true, true
+		used["header"], used["columns"], used["min_columns"], used["lazy_quotes"], used["precisions"] = true, true, true, true, true
+		if s.URL == "" {
+			b.fail(path+".url", nil, ErrRequired)
+		}
+		copt, ok := b.csvOptions(path, s)
+		if !ok {
+			return
+		}
+		src = csv.New(s.URL, httpfeed.New(httpfeed.Options{Timeout: timeout, Version: monitor.Version()}), copt)
 	case "geojson":
 		used["url"], used["kind"], used["fields"] = true, true, true
 		if s.URL == "" {
@@ -90,6 +106,9 @@ func (b *builder) source(path string, s SourceConfig) {
 		"url": s.URL != "", "dir": s.Dir != "", "file": s.File != "", "lead": s.Lead != "",
 		"kind": s.Kind != "", "fields": s.Fields != nil,
 		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
+		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
+		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
+		"precisions": s.Precisions != nil,
 	} {
 		if set && !used[field] {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))
@@ -106,6 +125,11 @@ func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 	f := s.Fields
 	if f == nil {
 		return opt
+	}
+	for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil} {
+		if set {
+			b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
+		}
 	}
 	opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
 	opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
@@ -185,4 +209,43 @@ func (b *builder) ruleErr(path string, err error) {
 		return
 	}
 	b.fail(path, nil, err)
+}
+
+// csvOptions maps a csv source's config onto csv.Options and checks them with
+// the csv package's own validation (an unknown preset, a missing column).
+func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
+	opt := csv.Options{Preset: s.Preset, Columns: s.Columns, MinColumns: s.MinColumns, LazyQuotes: s.LazyQuotes, DefaultKind: s.Kind}
+	if s.Header != nil {
+		opt.Header = *s.Header
+	}
+	switch d := []rune(strings.ReplaceAll(s.Delimiter, `\t`, "\t")); len(d) {
+	case 0:
+	case 1:
+		opt.Delimiter = d[0]
+	default:
+		b.fail(path+".delimiter", s.Delimiter, errors.New("want one character"))
+	}
+	if f := s.Fields; f != nil {
+		if f.TimeFormat != "" {
+			b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w (csv; use time_layout)", ErrNotApplied))
+		}
+		opt.Fields = csv.Fields{ID: f.ID, Time: f.Time, TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
+			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision}
+	}
+	if len(s.Precisions) > 0 {
+		opt.Precisions = make(map[string]monitor.Precision, len(s.Precisions))
+		for k, v := range s.Precisions {
+			p, err := monitor.ParsePrecision(v)
+			if err != nil {
+				b.fail(path+".precisions."+k, nil, err)
+				continue
+			}
+			opt.Precisions[k] = p
+		}
+	}
+	if err := opt.Validate(); err != nil {
+		b.fail(path, nil, err)
+		return opt, false
+	}
+	return opt, true
 }

@@ -40,6 +40,8 @@ type Config struct {
 	Durability string `yaml:"durability"`
 	// Log sets the process log.
 	Log LogConfig `yaml:"log"`
+	// HTTP, when present, opens the HTTP listener: health, metrics, push.
+	HTTP *HTTPConfig `yaml:"http"`
 	// Places adds named places to the built-in gazetteer for watches to refer to.
 	Places []PlaceConfig `yaml:"places"`
 	// Sources are the checks: where observations come from, and when.
@@ -71,33 +73,46 @@ type PlaceConfig struct {
 // error.
 type SourceConfig struct {
 	Name     string `yaml:"name"`
-	Type     string `yaml:"type"`     // geojson, rss, spool, replay
-	Schedule string `yaml:"schedule"` // cron spec or descriptor such as "@every 1m"
-	Timeout  string `yaml:"timeout"`  // per run; default 1m
+	Type     string `yaml:"type"`     // geojson, csv, rss, spool, replay, push
+	Schedule string `yaml:"schedule"` // cron spec or descriptor such as "@every 1m"; not for push
+	Timeout  string `yaml:"timeout"`  // per run; default 1m; not for push
 
-	URL  string `yaml:"url"`  // geojson, rss: http(s) URL or file path
+	URL  string `yaml:"url"`  // geojson, csv, rss: http(s) URL or file path
 	File string `yaml:"file"` // replay: GeoJSON file, or "scenario" (default) for the bundled one
 	Dir  string `yaml:"dir"`  // spool: the directory watched
 	Lead string `yaml:"lead"` // replay: the last event lands this long after the first run
 
-	Kind   string        `yaml:"kind"`   // geojson, spool, replay, rss: kind of records that carry none
-	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay: property names
+	Kind   string        `yaml:"kind"`   // geojson, spool, replay, rss, push: kind of records that carry none
+	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay, push: property names
+
+	Preset     string            `yaml:"preset"`      // csv: usgs-csv, gdelt2, gdelt1, acled
+	Delimiter  string            `yaml:"delimiter"`   // csv: one character; "\t" for tabs (default ",")
+	Header     *bool             `yaml:"header"`      // csv: the first row names the columns
+	Columns    []string          `yaml:"columns"`     // csv: names of a headerless file's columns
+	MinColumns int               `yaml:"min_columns"` // csv: rows may lack trailing columns down to this many
+	LazyQuotes bool              `yaml:"lazy_quotes"` // csv: accept quotes inside unquoted fields
+	Precisions map[string]string `yaml:"precisions"`  // csv: precision column value → exact|city|region|country
 
 	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
 	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)
 }
 
-// FieldMapping names the GeoJSON properties a source reads. Empty names keep the
-// defaults, which fit USGS's feeds.
+// FieldMapping names the GeoJSON properties or CSV columns a source reads.
+// Empty names keep the defaults, which fit USGS's GeoJSON feeds or the CSV
+// preset. CSV columns are names from the header (or columns) or "#N", 1-based.
 type FieldMapping struct {
-	ID         string `yaml:"id"`          // default: the feature's id
-	Time       string `yaml:"time"`        // default: time
-	TimeFormat string `yaml:"time_format"` // auto (default), epoch_ms, epoch_s, rfc3339
-	Kind       string `yaml:"kind"`        // default: type
-	Place      string `yaml:"place"`       // default: place
-	Text       string `yaml:"text"`        // default: title
-	URL        string `yaml:"url"`         // default: url
-	Weight     string `yaml:"weight"`      // default: none (weight 1)
+	ID         string   `yaml:"id"`          // default: the feature's id
+	Time       string   `yaml:"time"`        // default: time
+	TimeFormat string   `yaml:"time_format"` // geojson: auto (default), epoch_ms, epoch_s, rfc3339
+	TimeLayout []string `yaml:"time_layout"` // csv: Go layouts tried in order, or epoch_ms / epoch_s
+	Lat        string   `yaml:"lat"`         // csv only
+	Lon        string   `yaml:"lon"`         // csv only
+	Kind       string   `yaml:"kind"`        // default: type
+	Place      string   `yaml:"place"`       // default: place
+	Text       string   `yaml:"text"`        // default: title
+	URL        string   `yaml:"url"`         // default: url
+	Weight     string   `yaml:"weight"`      // default: none (weight 1)
+	Precision  string   `yaml:"precision"`   // csv only: see precisions
 }
 
 // WatchConfig is a watched place and its rules. The place is either a name known

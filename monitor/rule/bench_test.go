@@ -2,6 +2,7 @@ package rule_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -75,4 +76,75 @@ func reportPerOp(b *testing.B, points int) {
 	perOp := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(perOp*1e3, "ms/op")
 	b.ReportMetric(float64(points)/perOp, "points/s")
+}
+
+// scanWorkload is n cases uniform over a disk of radius 200 km around
+// Vladivostok and over the 30 days before benchEnd.
+func scanWorkload(n int) []monitor.Observation {
+	r := rand.New(rand.NewPCG(42, 1))
+	obs := make([]monitor.Observation, n)
+	for i := range obs {
+		// Uniform in the disk: radius ∝ √u; 1° of latitude ≈ 111.2 km.
+		d, b := 200e3*math.Sqrt(r.Float64()), 2*math.Pi*r.Float64()
+		p := orb.Point{131.8855 + d*math.Sin(b)/111.2e3/math.Cos(43.1155*math.Pi/180), 43.1155 + d*math.Cos(b)/111.2e3}
+		obs[i] = monitor.Observation{FID: int64(i + 1), ID: fmt.Sprintf("obs-%d", i), Kind: "fire", Point: p, Weight: 1,
+			Time: benchEnd.Add(-time.Duration(r.Int64N(int64(30*24*time.Hour))) - 1)}
+	}
+	return obs
+}
+
+// BenchmarkScan runs the space-time permutation scan with all 999 replicates on
+// 5,000 cases (Recurrence = EvalEvery fires at any p, so none are skipped): 30
+// days, cylinders up to 7 days and max_radius, the watch covering the study area.
+func BenchmarkScan(b *testing.B) {
+	obs := scanWorkload(5000)
+	w := &monitor.Watch{Name: "vladivostok", Center: orb.Point{131.8855, 43.1155}, RadiusMeters: 201e3}
+	for _, maxR := range []float64{10e3, 20e3, 50e3} {
+		b.Run(fmt.Sprintf("max_radius=%gkm", maxR/1e3), func(b *testing.B) {
+			s, err := rule.NewScan(rule.ScanParams{Period: 30 * 24 * time.Hour, MaxRadiusMeters: maxR, MaxWindow: 7 * 24 * time.Hour,
+				EvalEvery: 24 * time.Hour, Recurrence: 24 * time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var p float64
+			for b.Loop() {
+				f := s.Evaluate(benchEnd, w, obs)
+				if len(f) != 1 {
+					b.Fatal("no finding")
+				}
+				p = f[0].Stats["p"]
+			}
+			perOp := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(perOp*1e3, "ms/op")
+			b.ReportMetric(float64(s.Params().Replicates)/perOp, "replicates/s")
+			b.ReportMetric(p, "p")
+		})
+	}
+}
+
+// BenchmarkSurge100k evaluates a surge over 100k observations in the watch.
+func BenchmarkSurge100k(b *testing.B) {
+	obs := workload(100_000)
+	s, err := rule.NewSurge(rule.SurgeParams{Window: 6 * time.Hour, Baseline: 14 * 24 * time.Hour, Alpha: 0.01, Min: 5})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
+	for b.Loop() {
+		s.Evaluate(benchEnd, w, obs)
+	}
+	reportPerOp(b, len(obs))
+}
+
+// BenchmarkSTCluster100k is BenchmarkCluster100k with time_eps 1 day: ST-DBSCAN.
+func BenchmarkSTCluster100k(b *testing.B) {
+	obs := workload(100_000)
+	c := mustCluster(b, rule.ClusterParams{EpsMeters: 10e3, MinPoints: 5, Window: 31 * 24 * time.Hour, TimeEps: 24 * time.Hour})
+	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
+	var found int
+	for b.Loop() {
+		found = len(c.Evaluate(benchEnd, w, obs))
+	}
+	reportPerOp(b, len(obs))
+	b.ReportMetric(float64(found), "clusters")
 }

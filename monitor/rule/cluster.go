@@ -33,6 +33,12 @@ type ClusterParams struct {
 	// Kinds restricts the rule to observations of these kinds [kinds], matched
 	// exactly. Default (empty): every kind.
 	Kinds []string
+	// TimeEps makes the rule ST-DBSCAN [time_eps]: two observations are
+	// neighbours only when they are also at most TimeEps apart in time (Birant
+	// and Kut 2007, "ST-DBSCAN: An algorithm for clustering spatial–temporal
+	// data", Data & Knowledge Engineering 60(1):208–221, their Eps2 for time).
+	// Default zero: purely spatial DBSCAN. Must not be negative.
+	TimeEps time.Duration
 }
 
 // Cluster runs DBSCAN over the observations near a watch and reports each cluster
@@ -53,6 +59,9 @@ func NewCluster(p ClusterParams) (*Cluster, error) {
 	if p.MinPoints < 2 {
 		// With 1 every lone observation is a cluster: that is a Count rule.
 		return nil, &ParamError{"min_points", p.MinPoints, ErrTooSmall}
+	}
+	if p.TimeEps < 0 {
+		return nil, &ParamError{"time_eps", p.TimeEps, ErrNegative}
 	}
 	if err := checkCommon(p.Window, p.Kinds); err != nil {
 		return nil, err
@@ -78,13 +87,13 @@ func (c *Cluster) ReachMeters() float64 { return c.p.EpsMeters }
 // Kinds returns the kinds the rule reads; empty means all.
 func (c *Cluster) Kinds() []string { return slices.Clone(c.p.Kinds) }
 
-// Evaluate clusters the observations of the window within the watch's radius plus
-// EpsMeters and returns one finding per cluster of at least MinPoints observations
-// whose centroid is within the radius, largest first. Input is sorted by (Time, FID,
-// ID) first: DBSCAN gives a border point to the first cluster that reaches it, so
-// the order must not depend on how the store returned the rows.
+// Evaluate clusters the observations of the window within the watch's shape grown
+// by EpsMeters and returns one finding per cluster of at least MinPoints
+// observations whose centroid is within the shape, largest first. Input is sorted
+// by (Time, FID, ID) first: DBSCAN gives a border point to the first cluster that
+// reaches it, so the order must not depend on how the store returned the rows.
 func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, c.p.Window, c.p.Kinds, w.Center, w.RadiusMeters+c.p.EpsMeters, obs)
+	in := filter(now, c.p.Window, c.p.Kinds, area(w, c.p.EpsMeters), obs)
 	if len(in) < c.p.MinPoints {
 		return nil
 	}
@@ -92,7 +101,18 @@ func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observ
 	for i, o := range in {
 		pts[i] = o.Point
 	}
-	labels, n := dbscan(pts, w.Center.Lon(), c.p.EpsMeters, c.p.MinPoints)
+	ref := refPoint(w).Lon()
+	var labels []int
+	var n int
+	if c.p.TimeEps > 0 {
+		times := make([]int64, len(in))
+		for i, o := range in {
+			times[i] = o.Time.UnixNano()
+		}
+		labels, n = stdbscan(pts, times, ref, c.p.EpsMeters, int64(c.p.TimeEps), c.p.MinPoints)
+	} else {
+		labels, n = dbscan(pts, ref, c.p.EpsMeters, c.p.MinPoints)
+	}
 	groups := make([][]*monitor.Observation, n)
 	for i, l := range labels {
 		if l > 0 {
@@ -106,7 +126,7 @@ func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observ
 			continue
 		}
 		f := finding(g)
-		if geo.Distance(w.Center, f.Center) <= w.RadiusMeters {
+		if inWatch(w, f.Center) {
 			out = append(out, f)
 		}
 	}
@@ -132,14 +152,36 @@ const noise = -1
 // search quadratic.
 func dbscan(pts []orb.Point, ref, eps float64, minPts int) (labels []int, n int) {
 	ix := newIndex(pts, ref, eps)
-	lab := make([]int, len(ix.locs)) // 0: not yet visited
+	lab, n := expand(ix, minPts)
+	labels = make([]int, len(pts))
+	for i, k := range ix.locOf {
+		labels[i] = lab[k]
+	}
+	return labels, n
+}
+
+// neighbourhoods is what DBSCAN's expansion needs of its items: locations with a
+// multiplicity for the spatial version, single observations for ST-DBSCAN.
+type neighbourhoods interface {
+	size() int
+	// neighbours appends to dst the items within eps of item k, k included.
+	neighbours(dst []int, k int) []int
+	// weight is how many observations the items hold.
+	weight(items []int) int
+}
+
+// expand is DBSCAN's cluster expansion (Ester, Kriegel, Sander and Xu 1996) over
+// g's items in index order. It returns each item's cluster (1…n, or 0 for noise)
+// and the number of clusters n.
+func expand(g neighbourhoods, minPts int) (lab []int, n int) {
+	lab = make([]int, g.size()) // 0: not yet visited
 	var nb, frontier []int
-	for k := range ix.locs {
+	for k := range lab {
 		if lab[k] != 0 {
 			continue
 		}
-		nb = ix.neighbours(nb[:0], k)
-		if ix.weight(nb) < minPts {
+		nb = g.neighbours(nb[:0], k)
+		if g.weight(nb) < minPts {
 			lab[k] = noise // unless a cluster reaches it later as a border
 			continue
 		}
@@ -157,8 +199,8 @@ func dbscan(pts []orb.Point, ref, eps float64, minPts int) (labels []int, n int)
 				continue
 			}
 			lab[j] = n
-			nb = ix.neighbours(nb[:0], j)
-			if ix.weight(nb) >= minPts {
+			nb = g.neighbours(nb[:0], j)
+			if g.weight(nb) >= minPts {
 				for _, m := range nb {
 					if lab[m] <= 0 {
 						frontier = append(frontier, m)
@@ -167,11 +209,56 @@ func dbscan(pts []orb.Point, ref, eps float64, minPts int) (labels []int, n int)
 			}
 		}
 	}
-	labels = make([]int, len(pts))
-	for i, k := range ix.locOf {
-		labels[i] = max(lab[k], 0)
+	for k, l := range lab {
+		lab[k] = max(l, 0)
 	}
-	return labels, n
+	return lab, n
+}
+
+// stdbscan is ST-DBSCAN's neighbourhood on DBSCAN's expansion: points are
+// neighbours when within eps metres and timeEps nanoseconds of each other. times
+// must be ascending, and points are processed in that order, so a border point
+// goes to the earliest cluster that reaches it. Results are as dbscan's.
+//
+// The spatial index is dbscan's (distinct locations in a quadtree); each location
+// keeps its points in time order, so the time condition is two binary searches per
+// neighbouring location rather than a test per point.
+func stdbscan(pts []orb.Point, times []int64, ref, eps float64, timeEps int64, minPts int) (labels []int, n int) {
+	ix := newIndex(pts, ref, eps)
+	st := &stIndex{ix: ix, times: times, timeEps: timeEps, at: make([][]int, len(ix.locs))}
+	for i, k := range ix.locOf {
+		st.at[k] = append(st.at[k], i) // ascending in time, as the points are
+	}
+	return expand(st, minPts)
+}
+
+// stIndex finds an observation's space-time neighbours.
+type stIndex struct {
+	ix      *index
+	times   []int64 // per point, ascending
+	timeEps int64
+	at      [][]int // location -> its points, in time order
+	locs    []int
+}
+
+func (st *stIndex) size() int { return len(st.times) }
+
+func (st *stIndex) weight(items []int) int { return len(items) }
+
+func (st *stIndex) neighbours(dst []int, i int) []int {
+	t := st.times[i]
+	st.locs = st.ix.neighbours(st.locs[:0], st.ix.locOf[i])
+	for _, k := range st.locs {
+		at := st.at[k]
+		lo, _ := slices.BinarySearchFunc(at, t-st.timeEps, func(j int, v int64) int { return cmp.Compare(st.times[j], v) })
+		for _, j := range at[lo:] {
+			if st.times[j]-t > st.timeEps {
+				break
+			}
+			dst = append(dst, j)
+		}
+	}
+	return dst
 }
 
 // location is a distinct indexed point and how many input points are there.
@@ -261,6 +348,8 @@ func (ix *index) search(dst []int, p orb.Point, b orb.Bound) []int {
 	}
 	return dst
 }
+
+func (ix *index) size() int { return len(ix.locs) }
 
 // weight is how many input points the locations hold.
 func (ix *index) weight(locs []int) int {

@@ -217,3 +217,27 @@ func TestClusterAcrossAntimeridian(t *testing.T) {
 		t.Errorf("Center = %v, %.0f m from the points' mean", got[0].Center, d)
 	}
 }
+
+// TestClusterTimeEps: two bursts at one place a day apart are one DBSCAN cluster
+// and two ST-DBSCAN clusters with time_eps 1h.
+func TestClusterTimeEps(t *testing.T) {
+	var obs []monitor.Observation
+	for i := range 5 {
+		obs = append(obs, ob(int64(i+1), east(float64(i)*0.5), 30*time.Hour+time.Duration(i)*time.Minute))
+		obs = append(obs, ob(int64(i+11), east(float64(i)*0.5), 6*time.Hour+time.Duration(i)*time.Minute))
+	}
+	p := rule.ClusterParams{EpsMeters: 2e3, MinPoints: 4, Window: 48 * time.Hour}
+	if got := mustCluster(t, p).Evaluate(now, watch(10), obs); len(got) != 1 || got[0].Count != 10 {
+		t.Errorf("spatial: clusters %v, want one of 10", fids(got))
+	}
+	p.TimeEps = time.Hour
+	got := mustCluster(t, p).Evaluate(now, watch(10), obs)
+	if want := [][]int64{{1, 2, 3, 4, 5}, {11, 12, 13, 14, 15}}; !reflect.DeepEqual(fids(got), want) {
+		t.Errorf("time_eps 1h: clusters %v, want %v", fids(got), want)
+	}
+	p.TimeEps = -time.Second
+	var pe *rule.ParamError
+	if _, err := rule.NewCluster(p); !errors.As(err, &pe) || pe.Param != "time_eps" || !errors.Is(err, rule.ErrNegative) {
+		t.Errorf("NewCluster(time_eps -1s) = %v, want a ParamError on time_eps", err)
+	}
+}

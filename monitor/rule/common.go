@@ -29,12 +29,55 @@ func checkCommon(window time.Duration, kinds []string) error {
 // everything, so "v <= 0" alone would let it through.
 func positive(v float64) bool { return v > 0 && !math.IsInf(v, 1) }
 
+// shapeOf is the watch's area. It is the one place that knows how a Watch
+// states its shape: today a centre and a radius. When monitor.Watch gains a
+// Shape field (nil for a circle), only this function changes:
+//
+//	if w.Shape != nil {
+//		return w.Shape
+//	}
+func shapeOf(w *monitor.Watch) monitor.Shape {
+	return geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters}
+}
+
+// area is the watch's shape grown by reach metres: what a rule with that reach
+// reads. Shapes geo cannot grow are used as they are.
+func area(w *monitor.Watch, reach float64) monitor.Shape {
+	switch s := shapeOf(w).(type) {
+	case geo.Circle:
+		return s.Buffered(reach)
+	case geo.Polygon:
+		return s.Buffered(reach)
+	case *geo.Polygon:
+		return s.Buffered(reach)
+	default:
+		return s
+	}
+}
+
+// inWatch reports whether p is in the watch's own shape, as a finding's centre
+// must be.
+func inWatch(w *monitor.Watch, p orb.Point) bool { return shapeOf(w).Contains(p) }
+
+// refPoint is a point central to the watch: where indexes unwrap longitudes
+// around, so that neighbours across the antimeridian stay neighbours.
+func refPoint(w *monitor.Watch) orb.Point {
+	switch s := shapeOf(w).(type) {
+	case geo.Polygon:
+		return s.Centroid()
+	case *geo.Polygon:
+		return s.Centroid()
+	}
+	return w.Center
+}
+
 // filter selects the observations a rule reads: time in [now-window, now), one of
-// kinds (any when kinds is empty), and within maxMeters of centre. It returns
-// pointers into obs (an Observation is a few hundred bytes: sorting copies would
-// dominate), sorted by (Time, FID, ID), so that everything computed from them,
-// down to the rounding of sums, is independent of the order the store returned.
-func filter(now time.Time, window time.Duration, kinds []string, centre orb.Point, maxMeters float64, obs []monitor.Observation) []*monitor.Observation {
+// kinds (any when kinds is empty), and inside in (the watch's shape grown by the
+// rule's reach). It returns pointers into obs (an Observation is a few hundred
+// bytes: sorting copies would dominate), sorted by (Time, FID, ID), so that
+// everything computed from them, down to the rounding of sums, is independent of
+// the order the store returned.
+func filter(now time.Time, window time.Duration, kinds []string, in monitor.Shape, obs []monitor.Observation) []*monitor.Observation {
 	since := now.Add(-window)
 	var out []*monitor.Observation
 	for i := range obs {
@@ -45,8 +88,9 @@ func filter(now time.Time, window time.Duration, kinds []string, centre orb.Poin
 		if len(kinds) > 0 && !slices.Contains(kinds, o.Kind) {
 			continue
 		}
-		// NaN distance (a corrupt point) compares false and is dropped too.
-		if !(geo.Distance(centre, o.Point) <= maxMeters) {
+		// A corrupt (NaN) point has NaN distances, which compare false: it is
+		// dropped too.
+		if !in.Contains(o.Point) {
 			continue
 		}
 		out = append(out, o)

@@ -64,7 +64,7 @@ func (c *Count) Kinds() []string { return slices.Clone(c.p.Kinds) }
 // summed weight reaches Min, and none otherwise. The finding's Center is their
 // weighted centroid and its Hull their convex hull.
 func (c *Count) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, c.p.Window, c.p.Kinds, w.Center, w.RadiusMeters, obs)
+	in := filter(now, c.p.Window, c.p.Kinds, area(w, 0), obs)
 	var weight float64
 	for _, o := range in {
 		weight += o.Weight

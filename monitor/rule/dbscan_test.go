@@ -1,10 +1,12 @@
 package rule
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/geowatch/geowatch/geo"
 	"github.com/paulmach/orb"
@@ -16,11 +18,17 @@ import (
 // first core point; a non-core point within eps of a core point is a border point of
 // the earliest-numbered such cluster; the rest is noise (0).
 func referenceDBSCAN(pts []orb.Point, eps float64, minPts int) []int {
-	n := len(pts)
+	return referenceNear(len(pts), func(i, j int) bool { return geo.Distance(pts[i], pts[j]) <= eps }, minPts)
+}
+
+// referenceNear is DBSCAN by its definition on n points whose neighbour relation
+// is isNear, which must be symmetric and reflexive.
+func referenceNear(n int, isNear func(i, j int) bool, minPts int) []int {
+	pts := make([]struct{}, n)
 	near := make([][]int, n)
 	for i := range pts {
 		for j := range pts {
-			if geo.Distance(pts[i], pts[j]) <= eps {
+			if isNear(i, j) {
 				near[i] = append(near[i], j)
 			}
 		}
@@ -211,5 +219,60 @@ func TestDBSCANWidestNeighbour(t *testing.T) {
 		if got, n := dbscan(pts, 0, eps, 3); n != 1 || !slices.Equal(got, []int{1, 1, 1}) {
 			t.Errorf("lat %v: dbscan(%v) = %v, want one cluster [1 1 1]", lat, pts, got)
 		}
+	}
+}
+
+// TestSTDBSCANMatchesReference checks ST-DBSCAN against DBSCAN by its definition
+// with Birant and Kut's neighbourhood: within eps metres and timeEps of each
+// other. Times are drawn from a few bursts plus background, and some are shared,
+// so that the time condition splits spatial clusters and co-located points differ
+// in time.
+func TestSTDBSCANMatchesReference(t *testing.T) {
+	const (
+		eps     = 15e3
+		timeEps = int64(6 * time.Hour)
+		minPts  = 4
+	)
+	gen := snapped(clumps([]orb.Point{{10, 45}, {10.5, 45.2}, {179.9, 45}}, 0.15, orb.Bound{Min: orb.Point{8, 43}, Max: orb.Point{12, 47}}), 0.01)
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(7, seed))
+		pts := make([]orb.Point, 800)
+		times := make([]int64, len(pts))
+		for i := range pts {
+			p := gen(r)
+			pts[i] = orb.Point{normLon(p.Lon()), p.Lat()}
+			burst := int64(r.IntN(4)) * int64(48*time.Hour)
+			if r.IntN(3) == 0 {
+				burst = r.Int64N(int64(10 * 24 * time.Hour))
+			}
+			times[i] = burst + r.Int64N(int64(3*time.Hour))/int64(time.Hour)*int64(time.Hour)
+		}
+		idx := make([]int, len(pts))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(times[a], times[b]) })
+		sp, st := make([]orb.Point, len(pts)), make([]int64, len(pts))
+		for i, j := range idx {
+			sp[i], st[i] = pts[j], times[j]
+		}
+		got, n := stdbscan(sp, st, 10, eps, timeEps, minPts)
+		want := referenceNear(len(sp), func(i, j int) bool {
+			dt := st[i] - st[j]
+			return geo.Distance(sp[i], sp[j]) <= eps && dt <= timeEps && -dt <= timeEps
+		}, minPts)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("seed %d: point %d %v at %d: cluster %d, want %d", seed, i, sp[i], st[i], got[i], want[i])
+			}
+		}
+		spatial := referenceDBSCAN(sp, eps, minPts)
+		if n != slices.Max(want) {
+			t.Errorf("seed %d: %d clusters, want %d", seed, n, slices.Max(want))
+		}
+		if n < 2 || slices.Equal(want, spatial) {
+			t.Errorf("seed %d: %d clusters, the same as DBSCAN's: the data does not exercise time_eps", seed, n)
+		}
+		t.Logf("seed %d: %d ST clusters (%d spatial), %d noise", seed, n, slices.Max(spatial), count(want, 0))
 	}
 }

@@ -32,6 +32,8 @@ func commands() []command {
 		{"run", "[--config FILE] [--log-level LEVEL]", "run the daemon (the embedded default config without --config)", cmdRun},
 		{"check-config", "FILE", "validate a config file and print each error with its field and line", cmdCheckConfig},
 		{"geotag", "[--config FILE] TEXT|-", "print the places named in a text (stdin with -), with coordinates", cmdGeotag},
+		{"sources", "[--config FILE] [--db PATH] [--format table|json]", "print each source's last run and totals (read-only; the daemon may run)", cmdSources},
+		{"ingest", "FILE --source NAME [--format geojson|csv|auto] [--preset P] [--config FILE] [--db PATH]", "import a GeoJSON, NDJSON or CSV file through the engine as a run of source NAME", cmdIngest},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

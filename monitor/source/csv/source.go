@@ -52,44 +52,8 @@ func (s *Source) Pull(ctx context.Context, _ time.Time, emit monitor.EmitFunc) e
 		return fmt.Errorf("%w (from %s)", err, s.target)
 	}
 	defer rd.close()
-	var (
-		b       monitor.Batch
-		first   int // the line of the batch's first row
-		emitted bool
-	)
-	flush := func(last bool) error {
-		b.Origin = s.target
-		if emitted || !last {
-			b.Origin = fmt.Sprintf("%s (lines %d-%d)", s.target, first, rd.line)
-		}
-		if err := emit(ctx, b); err != nil {
-			return fmt.Errorf("csv: emit %s: %w", b.Origin, err)
-		}
-		b, emitted = monitor.Batch{}, true
-		return nil
-	}
-	for {
-		more, err := rd.next(&b)
-		if err != nil {
-			return fmt.Errorf("%w (from %s)", err, s.target)
-		}
-		n := len(b.Observations) + len(b.Rejects)
-		if !more {
-			if n > 0 || !emitted {
-				if err := flush(true); err != nil {
-					return err
-				}
-			}
-			break
-		}
-		if n == 1 {
-			first = rd.line
-		}
-		if n >= s.chunkRows {
-			if err := flush(false); err != nil {
-				return err
-			}
-		}
+	if err := emitRows(ctx, rd, s.target, s.chunkRows, emit); err != nil {
+		return err
 	}
 	s.fetch.Remember(resp)
 	return nil

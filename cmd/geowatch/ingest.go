@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/daemon"
+	"github.com/geowatch/geowatch/monitor/source/csv"
+	"github.com/geowatch/geowatch/monitor/source/geojson"
+	"github.com/geowatch/geowatch/store"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// ingestChunk is how many records ingest stores per batch (one transaction):
+// large enough that a transaction's overhead does not matter, small enough that
+// a big file is never held whole as observations. NDJSON is read in chunks of
+// this many lines; CSV in csv.DefaultChunkRows rows. A variable so tests can
+// cross chunk boundaries with small files.
+var ingestChunk = 50_000
+
+// sourceName is what a config accepts as a source name (configs checks the same).
+var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// cmdIngest imports one file through the engine, as a run of the source NAME:
+// records are validated, stored, rejected and counted in the sources table
+// exactly as when the daemon pulls them.
+func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest", stderr)
+	name := fs.String("source", "", "source `NAME` to store the records under (required)")
+	format := fs.String("format", "auto", "file `FORMAT`: geojson, csv, or auto (by extension, else by content)")
+	preset := fs.String("preset", "", "csv `PRESET`: "+strings.Join(csv.PresetNames(), ", ")+" (default: the options of the config's csv source NAME)")
+	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
+	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(files) != 1:
+		return usageError{"ingest takes one FILE"}
+	case *name == "":
+		return usageError{"ingest: --source NAME is required"}
+	case !sourceName.MatchString(*name):
+		return usageError{fmt.Sprintf("ingest: --source %q: use letters, digits, _ . - (at most 64)", *name)}
+	case *format != "auto" && *format != "geojson" && *format != "csv":
+		return usageError{fmt.Sprintf("ingest: --format %q: want geojson, csv or auto", *format)}
+	}
+	file := files[0]
+	cfg, plan, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if info.IsDir() {
+		return fmt.Errorf("ingest: %s is a directory", file)
+	}
+	typ := *format
+	if typ == "auto" {
+		if typ, err = sniffFormat(f); err != nil {
+			return fmt.Errorf("ingest: %s: %w", file, err)
+		}
+	}
+
+	bar := newProgressBar(stderr, info.Size(), filepath.Base(file))
+	var in io.Reader = f
+	if bar != nil {
+		in = io.TeeReader(f, bar)
+	}
+	var src monitor.Source
+	switch typ {
+	case "csv":
+		opt, err := csvOptions(*preset, *name, plan.Checks)
+		if err != nil {
+			return err
+		}
+		src = pullFunc(func(ctx context.Context, emit monitor.EmitFunc) error {
+			return csv.Stream(ctx, in, file, opt, ingestChunk, emit)
+		})
+	case "geojson":
+		if *preset != "" {
+			return usageError{"ingest: --preset is for csv files"}
+		}
+		opt := geojsonOptions(cfg.Sources, *name)
+		src = pullFunc(func(ctx context.Context, emit monitor.EmitFunc) error {
+			return pullGeoJSON(ctx, in, file, opt, emit)
+		})
+	}
+
+	dbFile := *dbPath
+	if dbFile == "" {
+		dbFile = plan.Database
+	}
+	durability := store.DurabilityNormal
+	if plan.FullSync {
+		durability = store.DurabilityFull
+	}
+	log, err := newLogger(stderr, "warn", "json")
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dbFile, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engine, err := monitor.NewEngine(ctx, st, log.Named("engine"))
+	if err != nil {
+		return err
+	}
+	res, err := engine.RunCheck(ctx, *name, typ, src, time.Now(), time.Now)
+	if bar != nil {
+		bar.Finish()         //nolint:errcheck // a terminal that fails to draw changes nothing
+		fmt.Fprintln(stderr) // the bar leaves the cursor on its line
+	}
+	if _, werr := fmt.Fprintf(stdout, "seen %d, added %d, updated %d, unchanged %d, rejected %d\n",
+		res.Seen, res.Added, res.Updated, res.Unchanged, res.Rejected); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", file, err)
+	}
+	if res.Seen == 0 {
+		return fmt.Errorf("ingest %s: no records read", file)
+	}
+	return nil
+}
+
+// parseInterspersed parses flags that may come before and after the
+// positional arguments ("ingest FILE --source NAME"), which flag alone stops at.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}
+
+// pullFunc is a monitor.Source that reads its input once.
+type pullFunc func(ctx context.Context, emit monitor.EmitFunc) error
+
+func (f pullFunc) Pull(ctx context.Context, _ time.Time, emit monitor.EmitFunc) error {
+	return f(ctx, emit)
+}
+
+// newProgressBar returns a bar counting bytes on stderr, or nil unless stderr
+// is a terminal: piped or redirected, ingest writes nothing but its log there.
+func newProgressBar(stderr io.Writer, size int64, desc string) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || size <= 0 || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+	)
+}
+
+// sniffFormat tells csv from geojson by the file's extension (under a .gz or
+// .zip one), else by its first byte: GeoJSON starts with { or an RS (RFC 8142).
+func sniffFormat(f *os.File) (string, error) {
+	name := strings.ToLower(f.Name())
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".zip")
+	switch filepath.Ext(name) {
+	case ".csv", ".tsv", ".tab", ".txt":
+		return "csv", nil
+	case ".geojson", ".json", ".ndjson", ".jsonl", ".geojsonl", ".geojsons":
+		return "geojson", nil
+	}
+	head := make([]byte, 512)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	head = bytes.TrimSpace(bytes.TrimPrefix(head[:n], []byte("\xef\xbb\xbf")))
+	if len(head) > 0 && (head[0] == '{' || head[0] == 0x1e) {
+		return "geojson", nil
+	}
+	return "csv", nil
+}
+
+// csvOptions are the options of --preset, else those of the config's csv
+// source of that name.
+func csvOptions(preset, name string, checks []daemon.Check) (csv.Options, error) {
+	if preset != "" {
+		opt := csv.Options{Preset: preset}
+		if err := opt.Validate(); err != nil {
+			return opt, usageError{"ingest: --preset: " + err.Error()}
+		}
+		return opt, nil
+	}
+	for _, c := range checks {
+		if s, ok := c.Source.(*csv.Source); ok && c.Name == name {
+			return s.Options(), nil
+		}
+	}
+	return csv.Options{}, usageError{fmt.Sprintf("ingest: a csv file needs --preset (%s) or a csv source %q in the config",
+		strings.Join(csv.PresetNames(), ", "), name)}
+}
+
+// geojsonOptions are those of the config's source of that name, as configs
+// builds them (the config is already validated); the USGS defaults without one.
+func geojsonOptions(sources []configs.SourceConfig, name string) geojson.Options {
+	for _, s := range sources {
+		if s.Name != name {
+			continue
+		}
+		opt := geojson.Options{DefaultKind: s.Kind}
+		if f := s.Fields; f != nil {
+			opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
+			opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
+			opt.EpochSeconds = f.TimeFormat == "epoch_s"
+		}
+		return opt
+	}
+	return geojson.Options{}
+}
+
+// pullGeoJSON reads r as newline-delimited Features when its first line is a
+// Feature, streaming them in batches of ingestChunk lines; otherwise as one
+// document, which geojson.Parse reads whole, emitted in batches of ingestChunk
+// features. Rejects keep the locators geojson.Parse gives the whole file:
+// "line <n>" counted from the file's start, "feature <i>".
+func pullGeoJSON(ctx context.Context, r io.Reader, origin string, opt geojson.Options, emit monitor.EmitFunc) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var head []byte // the lines read to find the first non-blank one
+	line := 0
+	for {
+		l, err := br.ReadBytes('\n')
+		if len(l) > 0 {
+			line++
+			head = append(head, l...)
+			if t := ndjsonLine(l, line == 1); len(t) > 0 {
+				if isFeature(t) {
+					return pullNDJSON(ctx, br, origin, opt, line, t, emit)
+				}
+				break
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("geojson: read %s: %w", origin, err)
+		}
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		return fmt.Errorf("geojson: read %s: %w", origin, err)
+	}
+	b, err := geojson.Parse(append(head, rest...), opt)
+	if err != nil {
+		return fmt.Errorf("%w (from %s)", err, origin)
+	}
+	parts := max(1, (len(b.Observations)+ingestChunk-1)/ingestChunk)
+	for i := range parts {
+		part := monitor.Batch{Origin: origin, Observations: b.Observations[i*ingestChunk : min((i+1)*ingestChunk, len(b.Observations))]}
+		if i == 0 {
+			part.Rejects = b.Rejects
+		}
+		if parts > 1 {
+			part.Origin = fmt.Sprintf("%s (part %d of %d)", origin, i+1, parts)
+		}
+		if err := emit(ctx, part); err != nil {
+			return fmt.Errorf("geojson: emit %s: %w", part.Origin, err)
+		}
+	}
+	return nil
+}
+
+// ndjsonLine trims a line as geojson.Parse does: a BOM on the first line, a
+// leading RS and surrounding space.
+func ndjsonLine(l []byte, first bool) []byte {
+	if first {
+		l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
+	}
+	return bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(l), "\x1e"))
+}
+
+func isFeature(t []byte) bool {
+	var head struct {
+		Type string `json:"type"`
+	}
+	return json.Valid(t) && json.Unmarshal(t, &head) == nil && head.Type == "Feature"
+}
+
+// pullNDJSON streams newline-delimited Features, first (at line n) and the
+// lines br holds after it. Each batch of ingestChunk non-blank lines is parsed
+// with geojson.Parse and its "line <i>" locators renumbered from the file's
+// start. A chunk must open with a JSON line for geojson.Parse to read it line by
+// line, so a line that is not JSON at a chunk's start is rejected here, as
+// geojson.Parse rejects one inside a chunk.
+func pullNDJSON(ctx context.Context, br *bufio.Reader, origin string, opt geojson.Options, n int, first []byte, emit monitor.EmitFunc) error {
+	var (
+		buf     []byte
+		start   int   // the file's line number of the batch's first line
+		lines   []int // the file's line number of each line in buf
+		early   []monitor.Reject
+		emitted bool
+	)
+	flush := func(last bool) error {
+		var b monitor.Batch
+		if len(lines) > 0 {
+			var err error
+			if b, err = geojson.Parse(buf, opt); err != nil {
+				return fmt.Errorf("%w (from %s, lines %d-%d)", err, origin, lines[0], lines[len(lines)-1])
+			}
+			for i := range b.Rejects {
+				b.Rejects[i].Record = renumber(b.Rejects[i].Record, lines)
+			}
+		}
+		b.Rejects = append(early, b.Rejects...)
+		b.Origin = origin
+		if emitted || !last {
+			b.Origin = fmt.Sprintf("%s (lines %d-%d)", origin, start, n)
+		}
+		if err := emit(ctx, b); err != nil {
+			return fmt.Errorf("geojson: emit %s: %w", b.Origin, err)
+		}
+		// A new buffer: the emitted observations' properties may alias this one.
+		buf, lines, early, emitted = nil, nil, nil, true
+		return nil
+	}
+	add := func(t []byte) error {
+		if len(lines)+len(early) == 0 {
+			start = n
+		}
+		if len(lines) == 0 && !json.Valid(t) {
+			var v any
+			err := json.Unmarshal(t, &v)
+			early = append(early, monitor.Reject{Record: "line " + strconv.Itoa(n), Field: "feature",
+				Err: fmt.Errorf("%w: not a JSON object: %v", monitor.ErrBadValue, err), Raw: monitor.RawRecord(t)})
+		} else {
+			if len(lines) > 0 {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, t...)
+			lines = append(lines, n)
+		}
+		if len(lines)+len(early) >= ingestChunk {
+			return flush(false)
+		}
+		return nil
+	}
+	if err := add(first); err != nil {
+		return err
+	}
+	for {
+		l, err := br.ReadBytes('\n')
+		if len(l) > 0 {
+			n++
+			if t := ndjsonLine(l, false); len(t) > 0 {
+				if err := add(t); err != nil {
+					return err
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("geojson: read %s past line %d: %w", origin, n, err)
+		}
+	}
+	if len(lines)+len(early) > 0 || !emitted {
+		return flush(true)
+	}
+	return nil
+}
+
+// renumber maps a chunk's locator, "line <i>" (1-based in the chunk) or
+// "feature 0" (a chunk of one line, read as a single Feature), with any
+// " (<id>)" after it, onto the file's line numbers.
+func renumber(record string, lines []int) string {
+	num, rest, _ := strings.Cut(record, " (")
+	if rest != "" {
+		rest = " (" + rest
+	}
+	switch {
+	case num == "feature 0" && len(lines) == 1:
+		return "line " + strconv.Itoa(lines[0]) + rest
+	case strings.HasPrefix(num, "line "):
+		if i, err := strconv.Atoi(strings.TrimPrefix(num, "line ")); err == nil && i >= 1 && i <= len(lines) {
+			return "line " + strconv.Itoa(lines[i-1]) + rest
+		}
+	}
+	return record
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestIngestNDJSONChunks streams newline-delimited Features in chunks smaller
+// than the file, with blank and broken lines, one at a chunk's start, and checks
+// that every reject names its line in the whole file.
+func TestIngestNDJSONChunks(t *testing.T) {
+	defer func(n int) { ingestChunk = n }(ingestChunk)
+	ingestChunk = 3
+	feature := func(id string, lat float64) string {
+		return fmt.Sprintf(`{"type":"Feature","id":%q,"geometry":{"type":"Point","coordinates":[131.9,%v]},"properties":{"time":1700000000000,"type":"earthquake"}}`, id, lat)
+	}
+	lines := []string{
+		feature("a", 43.1), // 1
+		"",                 // 2
+		feature("b", 43.2), // 3
+		feature("c", 95),   // 4: latitude out of range
+		feature("d", 43.3), // 5: the first chunk ends here
+		"not json",         // 6: at the second chunk's start
+		feature("e", 43.4), // 7
+		"{\"type\":",       // 8: broken inside a chunk
+		feature("f", 43.5), // 9
+		feature("g", 99),   // 10: a chunk of its own, out of range
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "feed.ndjson")
+	writeFile(t, file, strings.Join(lines, "\n")+"\n")
+	db := filepath.Join(dir, "geowatch.gpkg")
+
+	got := ingestFile(t, file, db, "drop", nil)
+	if got.Seen != 9 || got.Added != 5 || got.Rejected != 4 {
+		t.Errorf("ingest = %+v, want seen 9, added 5, rejected 4", got)
+	}
+	var records []string
+	for _, r := range readRejects(t, db) {
+		records = append(records, r.record+" "+r.field)
+	}
+	want := []string{"line 4 (c) geometry.coordinates", "line 6 feature", "line 8 feature", "line 10 (g) geometry.coordinates"}
+	if !slices.Equal(records, want) {
+		t.Errorf("rejects = %q, want %q", records, want)
+	}
+}
+
+// TestIngestUsage checks the command line: what is required, and that a file
+// with no records fails.
+func TestIngestUsage(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	csvFile := filepath.Join(dir, "events.csv")
+	writeFile(t, csvFile, "time,latitude,longitude,id\n")
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool
+	}{
+		{"no file", []string{"ingest", "--source", "s", "--db", db}, true},
+		{"no source", []string{"ingest", csvFile, "--db", db}, true},
+		{"bad source name", []string{"ingest", csvFile, "--source", "a b", "--db", db}, true},
+		{"bad format", []string{"ingest", csvFile, "--source", "s", "--format", "xml", "--db", db}, true},
+		{"csv without preset", []string{"ingest", csvFile, "--source", "s", "--db", db}, true},
+		{"unknown preset", []string{"ingest", csvFile, "--source", "s", "--preset", "nope", "--db", db}, true},
+		{"no records", []string{"ingest", csvFile, "--source", "s", "--preset", "usgs-csv", "--db", db}, false},
+		{"missing file", []string{"ingest", filepath.Join(dir, "absent.csv"), "--source", "s", "--preset", "usgs-csv", "--db", db}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), tc.args, &stdout, &stderr)
+			if err == nil {
+				t.Fatalf("run(%q) succeeded, want an error", tc.args)
+			}
+			if isUsage := errors.As(err, new(usageError)); isUsage != tc.usage {
+				t.Errorf("run(%q) = %v, usage error %v, want %v", tc.args, err, isUsage, tc.usage)
+			}
+		})
+	}
+}
+
+// TestIngestConfigSource reads a csv file with the options of the config's
+// csv source of the same name, and lists the run with `geowatch sources`.
+func TestIngestConfigSource(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	file := filepath.Join(dir, "events.tsv")
+	writeFile(t, file, "ref\twhen\ty\tx\n1\t2024-05-01T10:00:00Z\t43.1\t131.9\n2\t2024-05-01T11:00:00Z\t\t131.9\n")
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+database: %s
+sources:
+  - name: sheet
+    type: csv
+    url: %s
+    schedule: "@every 1h"
+    delimiter: "\t"
+    header: true
+    kind: report
+    fields: {id: ref, time: when, lat: y, lon: x}
+`, db, file))
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"ingest", "--config", cfg, file, "--source", "sheet"}, &stdout, &stderr); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr.String())
+	}
+	if got, want := stdout.String(), "seen 2, added 1, updated 0, unchanged 0, rejected 1\n"; got != want {
+		t.Errorf("ingest printed %q, want %q", got, want)
+	}
+
+	stdout.Reset()
+	if err := run(t.Context(), []string{"sources", "--config", cfg}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	table := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(table) != 2 || !strings.HasPrefix(table[0], "NAME") || strings.Join(strings.Fields(table[1])[:2], " ") != "sheet csv" {
+		t.Errorf("sources table = %q, want a header and a row for sheet", table)
+	}
+
+	stdout.Reset()
+	if err := run(t.Context(), []string{"sources", "--db", db, "--format", "json"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got []sourceJSON
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("sources --format json: %v\n%s", err, stdout.String())
+	}
+	want := countsJSON{Seen: 2, Added: 1, Rejected: 1}
+	if len(got) != 1 || got[0].Name != "sheet" || got[0].Last != want || got[0].Total != want ||
+		got[0].LastRun == nil || got[0].LastError != nil {
+		t.Errorf("sources json = %+v, want sheet with last and total %+v", got, want)
+	}
+}

@@ -33,6 +33,10 @@ type Plan struct {
 	Checks      []daemon.Check
 	Watches     []daemon.WatchJob
 	Subscribers []Subscriber
+	// HTTP is the http block; nil without one (no listener).
+	HTTP *HTTP
+	// Push is the push source, served on the HTTP listener; nil without one.
+	Push *Push
 }
 
 // Subscriber is a validated subscriber: its sink and its filter.
@@ -105,6 +109,7 @@ func (c *Config) Build() (*Plan, error) {
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want json or console", ErrUnknown))
 	}
+	b.http(c.HTTP)
 	for i, p := range c.Places {
 		b.place(fmt.Sprintf("places[%d]", i), p)
 	}
@@ -114,6 +119,7 @@ func (c *Config) Build() (*Plan, error) {
 		b.unique(seen, path, s.Name)
 		b.source(path, s)
 	}
+	b.checkPush()
 	seen = map[string]string{}
 	watches := map[string]bool{}
 	for i, w := range c.Watches {
@@ -136,8 +142,9 @@ func (c *Config) Build() (*Plan, error) {
 
 // builder accumulates the plan and every error found on the way.
 type builder struct {
-	plan *Plan
-	errs []error
+	plan     *Plan
+	errs     []error
+	pushPath string // the push source's path, once one is seen
 }
 
 func (b *builder) fail(field string, value any, err error) {

@@ -20,8 +20,9 @@ const maxRejectLogs = 20
 // alerts through their lifecycle and handing every transition to the notifiers.
 // Its methods take the instant to act at; it never reads the clock itself.
 type Engine struct {
-	store Store
-	log   *zap.Logger
+	store   Store
+	log     *zap.Logger
+	metrics Metrics
 
 	mu        sync.Mutex
 	notifiers []Notifier
@@ -44,7 +45,7 @@ func NewEngine(ctx context.Context, st Store, log *zap.Logger) (*Engine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("monitor: load open alerts: %w", err)
 	}
-	e := &Engine{store: st, log: log, open: make(map[alertKey]*Alert), delivered: make(map[int64]map[string]bool), redeliver: true}
+	e := &Engine{store: st, log: log, metrics: NopMetrics{}, open: make(map[alertKey]*Alert), delivered: make(map[int64]map[string]bool), redeliver: true}
 	for i := range alerts {
 		a := alerts[i]
 		e.open[alertKey{a.Watch, a.Rule}] = &a
@@ -57,6 +58,15 @@ func (e *Engine) SetNotifiers(ns []Notifier) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.notifiers = slices.Clone(ns)
+}
+
+// SetMetrics makes m receive the engine's ingests, evaluations, transitions and
+// deliveries. Call it before the engine is used; nil restores NopMetrics.
+func (e *Engine) SetMetrics(m Metrics) {
+	if m == nil {
+		m = NopMetrics{}
+	}
+	e.metrics = m
 }
 
 // OpenAlerts returns a copy of the alerts currently firing.
@@ -106,6 +116,7 @@ func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Ti
 		return IngestResult{}, err
 	}
 	e.logRejects(source, b)
+	e.metrics.Ingested(source, res)
 	return res, nil
 }
 
@@ -163,9 +174,12 @@ func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
 	}
 	var errs []error
 	for _, nr := range w.Rules {
+		done := e.metrics.RuleEvaluation(w.Name, nr.Name)
 		in := rulesInput(w, nr.Rule, obs, now)
 		findings := nr.Rule.Evaluate(now, w, in)
-		if err := e.step(ctx, w, nr, findings, now); err != nil {
+		err := e.step(ctx, w, nr, findings, now)
+		done()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("watch %s rule %s: %w", w.Name, nr.Name, err))
 		}
 	}
@@ -248,6 +262,7 @@ func (e *Engine) step(ctx context.Context, w *Watch, nr NamedRule, findings []Fi
 			return fmt.Errorf("save firing alert: %w", err)
 		}
 		e.open[key] = na
+		e.metrics.Transitioned(*na, *t)
 		e.deliverLocked(ctx, Event{Alert: *na, Transition: *t})
 	case len(findings) > 0 && open:
 		if sameFinding(a.Finding, findings[0]) {
@@ -274,6 +289,7 @@ func (e *Engine) resolveLocked(ctx context.Context, key alertKey, a *Alert, now 
 		return fmt.Errorf("save resolved alert %d: %w", a.ID, err)
 	}
 	delete(e.open, key)
+	e.metrics.Transitioned(res, *t)
 	e.deliverLocked(ctx, Event{Alert: res, Transition: *t})
 	return nil
 }
@@ -316,7 +332,9 @@ func (e *Engine) deliverLocked(ctx context.Context, ev Event) {
 		if done[n.Name()] {
 			continue
 		}
-		if err := n.Notify(ctx, ev); err != nil {
+		err := n.Notify(ctx, ev)
+		e.metrics.Notified(n.Name(), err)
+		if err != nil {
 			ok = false
 			e.log.Error("alert notification failed", zap.String("subscriber", n.Name()),
 				zap.Int64("alert_id", ev.Alert.ID), zap.Int64("transition_id", id), zap.Error(err))

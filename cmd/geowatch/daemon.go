@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -134,9 +135,25 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	defer func() { subs.Close() }()
 	engine.SetNotifiers(subs.notifiers)
 
-	d := daemon.New(engine, log, daemon.Options{})
+	dopt := daemon.Options{}
+	rec := newMetrics(plan, engine)
+	if rec != nil {
+		engine.SetMetrics(rec)
+		dopt.Metrics = rec
+	}
+	d := daemon.New(engine, log, dopt)
 	if _, err := d.Apply(plan.Checks, plan.Watches); err != nil {
 		return err
+	}
+	api, err := openHTTP(plan, st, engine, d, rec, log)
+	if err != nil {
+		return err
+	}
+	if api != nil {
+		// Stopped by ctx like the scheduler, and waited for before the store closes,
+		// so a push in flight either commits or is refused.
+		api.serve(ctx)
+		defer api.wait()
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -151,7 +168,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 			case <-reloadCtx.Done():
 				return
 			case <-hup:
-				if next, err := reload(cfgPath, plan, d, engine, subs, log); err != nil {
+				if next, err := reload(cfgPath, plan, d, engine, subs, api, log); err != nil {
 					log.Error("reload failed, keeping previous config", zap.Error(err))
 				} else {
 					plan, subs = next.plan, next.subs
@@ -205,7 +222,7 @@ type reloaded struct {
 
 // reload builds the whole new config and swaps it in only if every part of it
 // is valid; the running config is untouched otherwise.
-func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, log *zap.Logger) (reloaded, error) {
+func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
 	start := time.Now()
 	_, plan, err := loadConfig(cfgPath)
 	if err != nil {
@@ -213,6 +230,17 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 	}
 	if plan.Database != old.Database || plan.FullSync != old.FullSync {
 		return reloaded{}, fmt.Errorf("database and durability cannot change on reload (restart instead)")
+	}
+	var push http.Handler // the new push endpoint, with the token read again
+	if api != nil {
+		if err := api.reloadable(old, plan); err != nil {
+			return reloaded{}, err
+		}
+		if push, err = api.pushHandler(plan); err != nil {
+			return reloaded{}, err
+		}
+	} else if plan.HTTP != nil {
+		return reloaded{}, errors.New("the http block cannot be added on reload (restart instead)")
 	}
 	subs, err := openSubscribers(plan.Subscribers, log)
 	if err != nil {
@@ -225,6 +253,9 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 	}
 	engine.SetNotifiers(subs.notifiers)
 	oldSubs.Close()
+	if api != nil {
+		api.srv.SetPush(push)
+	}
 	log.Info("config reloaded", zap.String("config", cfgPath), zap.Strings("added", ch.Added),
 		zap.Strings("removed", ch.Removed), zap.Strings("changed", ch.Changed),
 		zap.Int("unchanged", len(ch.Unchanged)), zap.Duration("duration", time.Since(start)))

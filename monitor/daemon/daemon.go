@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
@@ -47,6 +48,8 @@ type Options struct {
 	// BackoffBase and BackoffMax bound the pause after consecutive failures of a
 	// check: base·2^(n-1), jittered by ±20 %, at most max. Defaults 30 s and 30 min.
 	BackoffBase, BackoffMax time.Duration
+	// Metrics receives each check run; default monitor.NopMetrics.
+	Metrics monitor.Metrics
 }
 
 // ParseSchedule parses a schedule as the daemon does: five cron fields, or six
@@ -75,6 +78,10 @@ type Daemon struct {
 	checks  map[string]*checkEntry
 	watches map[string]*watchEntry
 	running bool
+
+	// scheduling is true from the start of the schedule to the start of a stop,
+	// for readiness probes.
+	scheduling atomic.Bool
 }
 
 type checkEntry struct {
@@ -104,6 +111,9 @@ func New(engine *monitor.Engine, log *zap.Logger, opt Options) *Daemon {
 	}
 	if opt.BackoffMax <= 0 {
 		opt.BackoffMax = 30 * time.Minute
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = monitor.NopMetrics{}
 	}
 	cl := cronLogger{log.Named("cron")}
 	jobCtx, cancel := context.WithCancel(context.Background())
@@ -237,6 +247,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.evaluateAll(d.jobCtx)
 	}
 	d.cron.Start()
+	d.scheduling.Store(true)
 	if ready != nil {
 		ready()
 	}
@@ -246,6 +257,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	d.log.Info("scheduler started", zap.Int("checks", len(checks)), zap.Int("watches", nw))
 
 	<-ctx.Done()
+	d.scheduling.Store(false)
 	d.log.Info("stopping", zap.Duration("grace", d.opt.Grace))
 	stopped := d.cron.Stop()
 	grace := time.NewTimer(d.opt.Grace)
@@ -261,6 +273,10 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	<-stopped.Done()
 	return nil
 }
+
+// Scheduling reports whether the schedule is running: true once Run has made its
+// first pass and started the scheduler, false again as soon as a stop begins.
+func (d *Daemon) Scheduling() bool { return d.scheduling.Load() }
 
 func waitOrDone(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
@@ -303,6 +319,7 @@ func (d *Daemon) runCheck(ctx context.Context, ce *checkEntry) {
 	defer cancel()
 	res, err := d.engine.RunCheck(runCtx, ce.Name, ce.Type, ce.Source, now, d.opt.Now)
 	dur := d.opt.Now().Sub(now)
+	d.opt.Metrics.CheckDone(ce.Name, now, dur, err)
 	if err != nil {
 		ce.failures++
 		wait := d.backoff(ce.failures)

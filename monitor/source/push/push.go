@@ -1,0 +1,421 @@
+// Package push is geowatch's HTTP ingest endpoint: an http.Handler for
+// POST /v1/observations that takes a GeoJSON Feature, a FeatureCollection or
+// newline-delimited Features, stores them through the engine in one transaction
+// and answers, record by record, what was stored and what was rejected.
+//
+// A 200 or 422 answer means every record it counts as stored is committed; any
+// other status means nothing was stored by that request, and the sender should
+// retry it. Records are keyed by (source, id), so a retry never duplicates them.
+//
+// It imports monitor, monitor/source/geojson, zap and golang.org/x/time/rate.
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/source/geojson"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+// Path is where the handler is mounted.
+const Path = "/v1/observations"
+
+// Defaults for what Options leave out.
+const (
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultIdle is how long a client's limiter is kept after its last request
+	// when its bucket refills sooner.
+	DefaultIdle = 5 * time.Minute
+	// DefaultMaxClients caps the tracked clients; past it, new clients share
+	// one bucket until idle ones are evicted.
+	DefaultMaxClients = 10000
+)
+
+// IngestFunc stores one batch under source and returns what happened to it:
+// (*monitor.Engine).Ingest.
+type IngestFunc func(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error)
+
+// Options configure a Handler.
+type Options struct {
+	// Ingest stores the records; required.
+	Ingest IngestFunc
+	// Source is the name records are stored under, such as "push"; required.
+	Source string
+	// GeoJSON maps the pushed features' properties onto observations.
+	GeoJSON geojson.Options
+	// Now is the clock for ingestion times and the rate limit; default time.Now.
+	Now func() time.Time
+	// MaxBodyBytes caps a request body; a larger one is refused with 413.
+	// Default DefaultMaxBodyBytes (8 MiB).
+	MaxBodyBytes int64
+	// Token, when set, is the bearer token every request must carry.
+	Token string
+	// Rate is the sustained requests per second allowed per client IP (an
+	// IPv6 client is its /64); 0 disables the limit. Burst is the bucket's
+	// size, default max(1, ceil(Rate)).
+	Rate  float64
+	Burst int
+	// Log receives failures and rejected requests; default a no-op logger.
+	Log *zap.Logger
+}
+
+// Handler serves POST /v1/observations. It is safe for concurrent use.
+type Handler struct {
+	opt     Options
+	token   []byte
+	limiter *limiters
+}
+
+// New returns a handler configured by opt.
+func New(opt Options) (*Handler, error) {
+	if opt.Ingest == nil {
+		return nil, errors.New("push: no ingest function")
+	}
+	if opt.Source == "" {
+		return nil, errors.New("push: no source name")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.MaxBodyBytes <= 0 {
+		opt.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opt.Log == nil {
+		opt.Log = zap.NewNop()
+	}
+	if opt.Rate < 0 || opt.Burst < 0 {
+		return nil, fmt.Errorf("push: negative rate %v or burst %d", opt.Rate, opt.Burst)
+	}
+	h := &Handler{opt: opt}
+	if opt.Token != "" {
+		h.token = []byte(opt.Token)
+	}
+	if opt.Rate > 0 {
+		burst := opt.Burst
+		if burst == 0 {
+			burst = max(1, int(opt.Rate+0.999999))
+		}
+		h.limiter = newLimiters(rate.Limit(opt.Rate), burst, DefaultIdle, DefaultMaxClients)
+	}
+	return h, nil
+}
+
+// Response is the body of a 200 or 422 answer.
+type Response struct {
+	Stored     int        `json:"stored"`     // added + updated + duplicates: all committed
+	Added      int        `json:"added"`      // new records
+	Updated    int        `json:"updated"`    // records already stored under the same id, now replaced
+	Duplicates int        `json:"duplicates"` // records already stored exactly so
+	Rejected   []Rejected `json:"rejected"`   // never null
+}
+
+// Rejected is one record that was not stored, and why.
+type Rejected struct {
+	Index  int    `json:"index"`  // 0-based position of the record in the request
+	Record string `json:"record"` // "feature 3 (us7000abcd)", "line 4"
+	Field  string `json:"field"`  // "geometry.coordinates", "properties.time"
+	Reason string `json:"reason"` // "latitude out of range"
+}
+
+// errorBody is the body of every other answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := h.opt.Now()
+	client := clientKey(r.RemoteAddr)
+	// The limit comes first, so that it also bounds guesses at the token.
+	if h.limiter != nil {
+		if ok, wait := h.limiter.allow(client, now); !ok {
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeJSON(w, http.StatusTooManyRequests, errorBody{"rate limit exceeded, retry after " + strconv.Itoa(secs) + "s"})
+			return
+		}
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{"method " + r.Method + " not allowed; use POST"})
+		return
+	}
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="geowatch"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{"missing or invalid bearer token"})
+		return
+	}
+	body, err := readBody(w, r, h.opt.MaxBodyBytes)
+	if err != nil {
+		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("body larger than %d bytes", mbe.Limit)})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody{"unreadable body"})
+		return
+	}
+	b, rejects, err := ParseBody(body, h.opt.GeoJSON)
+	if err != nil {
+		// The parser's detail can quote Go types; the sender gets the gist.
+		h.opt.Log.Debug("push body refused", zap.String("client", client), zap.Error(err))
+		writeJSON(w, http.StatusBadRequest, errorBody{"body is " + geojson.ErrNotGeoJSON.Error()})
+		return
+	}
+	b.Origin = "push " + client
+	res, err := h.opt.Ingest(r.Context(), h.opt.Source, b, now)
+	if err != nil {
+		// The detail (paths, driver errors) is for the operator, not the sender.
+		h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
+			zap.Int("count", len(b.Observations)+len(b.Rejects)), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"store unavailable; nothing was stored, retry later"})
+		return
+	}
+	resp := Response{
+		Stored: res.Added + res.Updated + res.Unchanged, Added: res.Added, Updated: res.Updated,
+		Duplicates: res.Unchanged, Rejected: rejects,
+	}
+	status := http.StatusOK
+	if len(rejects) > 0 || res.Rejected > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, resp)
+}
+
+// authorized compares the bearer token in constant time, so the time taken
+// tells nothing about how much of a guess was right.
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.token == nil {
+		return true
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), h.token) == 1
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away; nothing to do
+}
+
+// ParseBody reads a pushed body, whatever its Content-Type says: a Feature, a
+// FeatureCollection or newline-delimited Features, as geojson.Parse does. It
+// returns the observations that pass Validate, with every other record both in
+// the batch's Rejects (to be kept in the rejects table) and in the list for the
+// response, in request order. The error, for a body that is not GeoJSON at
+// all, is meant for the sender.
+func ParseBody(body []byte, opt geojson.Options) (monitor.Batch, []Rejected, error) {
+	b, err := geojson.Parse(body, opt)
+	if err != nil {
+		return monitor.Batch{}, nil, err
+	}
+	idx := recordIndexer(body)
+	rejected := make([]Rejected, 0, len(b.Rejects))
+	taken := make(map[int]bool, len(b.Rejects))
+	for _, r := range b.Rejects {
+		i := idx.index(r.Record)
+		taken[i] = true
+		rejected = append(rejected, Rejected{Index: i, Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
+	}
+	// geojson keeps the observations in request order and names rejects by
+	// position, so the k-th observation is the k-th record not rejected.
+	keep := b.Observations[:0]
+	next := 0
+	for _, o := range b.Observations {
+		for taken[next] {
+			next++
+		}
+		i := next
+		next++
+		o.Normalize()
+		if err := o.Validate(); err != nil {
+			field := ""
+			if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
+				field, err = fe.Field, fe.Err
+			}
+			rec := idx.locator(i)
+			if o.ID != "" {
+				rec += " (" + o.ID + ")"
+			}
+			b.Rejects = append(b.Rejects, monitor.Reject{Record: rec, Field: field, Err: err,
+				Raw: monitor.RawRecord(fmt.Appendf(nil, "id=%q time=%s lon=%v lat=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat()))})
+			rejected = append(rejected, Rejected{Index: i, Record: rec, Field: field, Reason: reason(err)})
+			continue
+		}
+		keep = append(keep, o)
+	}
+	b.Observations = keep
+	slices.SortStableFunc(rejected, func(a, b Rejected) int { return a.Index - b.Index })
+	return b, rejected, nil
+}
+
+func reason(err error) string {
+	if err == nil {
+		return "rejected"
+	}
+	return err.Error()
+}
+
+// indexer maps geojson's record locators ("feature 3 (id)", 0-based; "line 5",
+// 1-based, counting blank lines) to 0-based positions among the records.
+type indexer struct {
+	lines []int // for newline-delimited input: the 1-based line of each record
+}
+
+func recordIndexer(body []byte) indexer {
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	if json.Valid(trimmed) {
+		return indexer{}
+	}
+	// As geojson.parseLines splits: the untrimmed body, a leading RS dropped.
+	var ix indexer
+	for n, line := range bytes.Split(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), []byte("\n")) {
+		if len(bytes.TrimSpace(bytes.TrimLeft(line, "\x1e"))) > 0 {
+			ix.lines = append(ix.lines, n+1)
+		}
+	}
+	return ix
+}
+
+func (ix indexer) index(record string) int {
+	kind, rest, _ := strings.Cut(record, " ")
+	num, _, _ := strings.Cut(rest, " ")
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return -1
+	}
+	if kind == "line" {
+		if i, ok := slices.BinarySearch(ix.lines, n); ok {
+			return i
+		}
+		return -1
+	}
+	return n
+}
+
+func (ix indexer) locator(i int) string {
+	if ix.lines != nil && i < len(ix.lines) {
+		return "line " + strconv.Itoa(ix.lines[i])
+	}
+	return "feature " + strconv.Itoa(i)
+}
+
+// clientKey is the rate-limit key of a remote address: the IP, or the /64 of
+// an IPv6 address, since one host commonly holds a whole /64. Forwarded headers
+// are not trusted: behind a reverse proxy all clients share the proxy's bucket.
+func clientKey(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// limiters holds one token bucket per client and evicts idle ones, so memory
+// stays bounded by the clients seen within the idle period (and maxClients).
+type limiters struct {
+	limit      rate.Limit
+	burst      int
+	idle       time.Duration
+	maxClients int
+
+	mu        sync.Mutex
+	clients   map[string]*client
+	overflow  *rate.Limiter // shared by new clients while the table is full
+	lastSweep time.Time
+}
+
+type client struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimiters(limit rate.Limit, burst int, idle time.Duration, maxClients int) *limiters {
+	// A bucket idle for burst/limit is full again, as a new one would be, so
+	// forgetting it then loses nothing.
+	idle = max(idle, time.Duration(float64(burst)/float64(limit)*float64(time.Second)))
+	return &limiters{
+		limit: limit, burst: burst, idle: idle, maxClients: maxClients,
+		clients:  map[string]*client{},
+		overflow: rate.NewLimiter(limit, burst),
+	}
+}
+
+// allow takes a token from key's bucket at now, or reports how long until one
+// is there.
+func (l *limiters) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A full table is swept at most once a second, so a flood of new
+	// addresses costs one pass a second, not one per request.
+	if since := now.Sub(l.lastSweep); since >= l.idle || (len(l.clients) >= l.maxClients && since >= time.Second) {
+		l.sweep(now)
+	}
+	c, ok := l.clients[key]
+	var lim *rate.Limiter
+	switch {
+	case ok:
+		c.seen = now
+		lim = c.lim
+	case len(l.clients) < l.maxClients:
+		c = &client{lim: rate.NewLimiter(l.limit, l.burst), seen: now}
+		l.clients[key] = c
+		lim = c.lim
+	default:
+		lim = l.overflow
+	}
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+func (l *limiters) sweep(now time.Time) {
+	l.lastSweep = now
+	for k, c := range l.clients {
+		if now.Sub(c.seen) >= l.idle {
+			delete(l.clients, k)
+		}
+	}
+}

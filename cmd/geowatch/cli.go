@@ -34,6 +34,7 @@ func commands() []command {
 		{"geotag", "[--config FILE] TEXT|-", "print the places named in a text (stdin with -), with coordinates", cmdGeotag},
 		{"sources", "[--config FILE] [--db PATH] [--format table|json]", "print each source's last run and totals (read-only; the daemon may run)", cmdSources},
 		{"ingest", "FILE --source NAME [--format geojson|csv|auto] [--preset P] [--config FILE] [--db PATH]", "import a GeoJSON, NDJSON or CSV file through the engine as a run of source NAME", cmdIngest},
+		{"bench", "[--workload CSV] [--db FILE] [--batch N]", "measure load, query and start-up on the shared benchmark workload", cmdBench},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/geowatch/geowatch/geo"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/source/csv"
+	"github.com/geowatch/geowatch/store"
+	"github.com/paulmach/orb"
+	"go.uber.org/zap"
+)
+
+// The shared benchmark's reference question Q: observations within 50 km of
+// Vladivostok with a time in the last day of the workload.
+var (
+	benchCenter = orb.Point{131.8855, 43.1155}
+	benchSince  = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	benchUntil  = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+)
+
+// cmdBench measures geowatch on the shared workload (../shared/bench): load
+// throughput with parsing, the reference radius+window query, and start-up time
+// and memory with everything stored — the figures the peers' table reports.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	workload := fs.String("workload", "", "workload `CSV` from gen_workload.py --format csv (default: generate it with ../shared/bench/gen_workload.py)")
+	dbPath := fs.String("db", "", "database `FILE` to load into; must not exist (default: a temporary file)")
+	batch := fs.Int("batch", 10000, "rows per ingest transaction")
+	queries := fs.Int("queries", 200, "times to run the query")
+	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *openOnly {
+		return benchOpen(ctx, *dbPath, stdout)
+	}
+	dir, err := os.MkdirTemp("", "geowatch-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if *workload == "" {
+		if *workload, err = generateWorkload(ctx, dir, stderr); err != nil {
+			return err
+		}
+	}
+	if *dbPath == "" {
+		*dbPath = filepath.Join(dir, "bench.gpkg")
+	}
+	if _, err := os.Stat(*dbPath); err == nil {
+		return fmt.Errorf("bench: %s exists; give a new file", *dbPath)
+	}
+
+	st, err := store.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	engine, err := monitor.NewEngine(ctx, st, zap.NewNop())
+	if err != nil {
+		st.Close()
+		return err
+	}
+	res, loadTime, err := benchLoad(ctx, engine, *workload, *batch)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "load      %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions)\n",
+		res.Added, loadTime.Seconds(), float64(res.Added)/loadTime.Seconds(), *batch)
+
+	q := monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil}
+	lat := make([]time.Duration, 0, *queries)
+	var answer int
+	for range *queries {
+		start := time.Now()
+		obs, err := st.Observations(ctx, q)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			st.Close()
+			return err
+		}
+		answer = len(obs)
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(stdout, "query Q   %d observations; median %.3f ms, p99 %.3f ms over %d runs\n",
+		answer, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+	if err := st.Close(); err != nil {
+		return err
+	}
+
+	// Start-up in a fresh process, so its memory is the daemon's, not the loader's.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", "--open-only", "--db", *dbPath)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// benchLoad parses the workload on one goroutine and stores it on another, as
+// the daemon does with a check and the store.
+func benchLoad(ctx context.Context, engine *monitor.Engine, path string, batch int) (monitor.IngestResult, time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return monitor.IngestResult{}, 0, fmt.Errorf("bench: %w", err)
+	}
+	defer f.Close()
+	opt := csv.Options{Header: true, Fields: csv.Fields{ID: "id", Time: "time", Lat: "lat", Lon: "lon", Kind: "kind"}}
+	batches := make(chan monitor.Batch, 2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parseErr := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		defer close(batches)
+		parseErr <- csv.Stream(ctx, bufio.NewReaderSize(f, 1<<20), path, opt, batch, func(ctx context.Context, b monitor.Batch) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var total monitor.IngestResult
+	now := time.Now()
+	for b := range batches {
+		res, err := engine.Ingest(ctx, "bench", b, now)
+		if err != nil {
+			cancel()
+			return total, 0, err
+		}
+		total.Add(res)
+	}
+	if err := <-parseErr; err != nil {
+		return total, 0, err
+	}
+	return total, time.Since(start), nil
+}
+
+// benchOpen opens path as the daemon does at start-up, answers Q once, and
+// reports the time taken and the process's peak resident memory.
+func benchOpen(ctx context.Context, path string, stdout io.Writer) error {
+	start := time.Now()
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := monitor.NewEngine(ctx, st, zap.NewNop()); err != nil {
+		return err
+	}
+	obs, err := st.Observations(ctx, monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	n, err := st.CountObservations(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "start-up  %d stored: open + first Q (%d) in %.1f ms, peak RSS %s\n", n, len(obs), ms(took), peakRSS())
+	return err
+}
+
+// peakRSS reads the process's peak resident set size from /proc (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err == nil {
+				return fmt.Sprintf("%.1f MB", float64(kb)/1024)
+			}
+		}
+	}
+	return "unknown"
+}
+
+// generateWorkload writes the shared 1M-observation workload as CSV into dir.
+func generateWorkload(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	gen := filepath.Join("..", "shared", "bench", "gen_workload.py")
+	if _, err := os.Stat(gen); err != nil {
+		return "", errors.New("bench: no --workload and ../shared/bench/gen_workload.py not found")
+	}
+	out := filepath.Join(dir, "workload.csv")
+	fmt.Fprintln(stderr, "bench: generating the workload with", gen)
+	cmd := exec.CommandContext(ctx, "python3", gen, "--format", "csv", "-o", out)
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("bench: %s: %w", gen, err)
+	}
+	return out, nil
+}

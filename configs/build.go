@@ -3,7 +3,11 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
+	"text/template"
+	"time"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
@@ -144,61 +148,157 @@ func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 }
 
 // RuleTypes lists the rule types a config may name.
-var RuleTypes = []string{"count", "cluster"}
+var RuleTypes = []string{"count", "cluster", "surge", "scan"}
 
-func (b *builder) rule(path string, rc RuleConfig) (monitor.NamedRule, bool) {
-	nr := monitor.NamedRule{Name: rc.Name, Type: rc.Type}
+// ruleOptions lists, per rule type, the type-specific options it reads; the
+// rest are errors when set.
+var ruleOptions = map[string][]string{
+	"count":   {"min", "window"},
+	"cluster": {"eps", "time_eps", "min_points", "window"},
+	"surge":   {"window", "baseline", "alpha", "min"},
+	"scan":    {"area", "period", "max_radius", "max_window", "time_unit", "replicates", "seed", "every", "recurrence"},
+}
+
+func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monitor.NamedRule, bool) {
+	nr := monitor.NamedRule{Name: rc.Name, Type: rc.Type, Labels: rc.Labels}
+	n := len(b.errs)
 	sev, err := monitor.ParseSeverity(rc.Severity)
 	if err != nil {
 		b.fail(path+".severity", nil, err)
 	}
 	nr.Severity = sev
-	n := len(b.errs)
-	window := b.duration(path+".window", rc.Window, 0)
-	notFor := func(field string, set bool) {
-		if set {
+	nr.For = b.optDuration(path+".for", rc.For)
+	nr.KeepFiringFor = b.optDuration(path+".keep_firing_for", rc.KeepFiringFor)
+	nr.Repeat = b.optDuration(path+".repeat", rc.Repeat)
+	nr.Select.Sources = rc.Sources
+	for i, p := range rc.Precisions {
+		pr, err := monitor.ParsePrecision(p)
+		if err != nil {
+			b.fail(fmt.Sprintf("%s.precisions[%d]", path, i), nil, err)
+		}
+		nr.Select.Precisions = append(nr.Select.Precisions, pr)
+	}
+	if rc.Summary != "" {
+		t, err := template.New(rc.Name).Option("missingkey=error").Parse(rc.Summary)
+		if err != nil {
+			b.fail(path+".summary", nil, err)
+		} else if err := t.Execute(io.Discard, monitor.SummaryData{}); err != nil {
+			b.fail(path+".summary", nil, fmt.Errorf("template: %w", err))
+		}
+		nr.Summary = t
+	}
+	opts, known := ruleOptions[rc.Type]
+	switch {
+	case rc.Type == "":
+		b.fail(path+".type", nil, fmt.Errorf("%w: one of %v", ErrRequired, RuleTypes))
+		return nr, false
+	case !known:
+		b.fail(path+".type", rc.Type, fmt.Errorf("%w: want one of %v", ErrUnknown, RuleTypes))
+		return nr, false
+	}
+	for field, set := range map[string]bool{
+		"min": rc.Min != nil, "eps": rc.Eps != "", "time_eps": rc.TimeEps != "", "min_points": rc.MinPoints != nil,
+		"window": rc.Window != "", "baseline": rc.Baseline != "", "alpha": rc.Alpha != nil, "area": rc.Area != "",
+		"period": rc.Period != "", "max_radius": rc.MaxRadius != "", "max_window": rc.MaxWindow != "",
+		"time_unit": rc.TimeUnit != "", "replicates": rc.Replicates != nil, "seed": rc.Seed != nil,
+		"every": rc.Every != "", "recurrence": rc.Recurrence != "",
+	} {
+		if set && !slices.Contains(opts, field) {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, rc.Type))
 		}
 	}
+	var r monitor.Rule
 	switch rc.Type {
 	case "count":
-		notFor("eps", rc.Eps != "")
-		notFor("min_points", rc.MinPoints != nil)
-		if rc.Min == nil {
-			b.fail(path+".min", nil, ErrRequired)
-		}
+		window := b.duration(path+".window", rc.Window, 0)
+		min := b.required(path+".min", rc.Min)
 		if len(b.errs) > n {
 			return nr, false
 		}
-		r, err := rule.NewCount(rule.CountParams{Min: *rc.Min, Window: window, Kinds: rc.Kinds})
-		if err != nil {
-			b.ruleErr(path, err)
-			return nr, false
-		}
-		nr.Rule = r
+		r, err = rule.NewCount(rule.CountParams{Min: min, Window: window, Kinds: rc.Kinds})
 	case "cluster":
-		notFor("min", rc.Min != nil)
+		window := b.duration(path+".window", rc.Window, 0)
 		eps := b.distance(path+".eps", rc.Eps)
+		timeEps := b.optDuration(path+".time_eps", rc.TimeEps)
 		if rc.MinPoints == nil {
 			b.fail(path+".min_points", nil, ErrRequired)
 		}
 		if len(b.errs) > n {
 			return nr, false
 		}
-		r, err := rule.NewCluster(rule.ClusterParams{EpsMeters: eps, MinPoints: *rc.MinPoints, Window: window, Kinds: rc.Kinds})
-		if err != nil {
-			b.ruleErr(path, err)
+		r, err = rule.NewCluster(rule.ClusterParams{EpsMeters: eps, TimeEps: timeEps, MinPoints: *rc.MinPoints, Window: window, Kinds: rc.Kinds})
+	case "surge":
+		window := b.duration(path+".window", rc.Window, 0)
+		baseline := b.duration(path+".baseline", rc.Baseline, 0)
+		alpha := b.required(path+".alpha", rc.Alpha)
+		min := b.required(path+".min", rc.Min)
+		if len(b.errs) > n {
 			return nr, false
 		}
-		nr.Rule = r
-	case "":
-		b.fail(path+".type", nil, fmt.Errorf("%w: one of %v", ErrRequired, RuleTypes))
-		return nr, false
-	default:
-		b.fail(path+".type", rc.Type, fmt.Errorf("%w: want one of %v", ErrUnknown, RuleTypes))
+		r, err = rule.NewSurge(rule.SurgeParams{Window: window, Baseline: baseline, Alpha: alpha, Min: min, Kinds: rc.Kinds})
+	case "scan":
+		p := rule.ScanParams{Kinds: rc.Kinds}
+		p.AreaMeters = b.distance(path+".area", rc.Area)
+		p.Period = b.duration(path+".period", rc.Period, 0)
+		p.MaxRadiusMeters = b.distance(path+".max_radius", rc.MaxRadius)
+		p.MaxWindow = b.duration(path+".max_window", rc.MaxWindow, 0)
+		p.TimeUnit = b.optDuration(path+".time_unit", rc.TimeUnit)
+		p.Recurrence = b.duration(path+".recurrence", rc.Recurrence, 0)
+		if rc.Every != "" {
+			p.EvalEvery = b.duration(path+".every", rc.Every, 0)
+		} else if d, ok := everyOf(watchSchedule); ok {
+			p.EvalEvery = d
+		} else {
+			b.fail(path+".every", nil, fmt.Errorf("%w: the watch's schedule is not @every, so give the evaluation interval", ErrRequired))
+		}
+		if rc.Replicates != nil {
+			p.Replicates = *rc.Replicates
+		}
+		if rc.Seed != nil {
+			p.Seed = uint64(*rc.Seed)
+		}
+		if len(b.errs) > n {
+			return nr, false
+		}
+		r, err = rule.NewScan(p)
+	}
+	if err != nil {
+		b.ruleErr(path, err)
 		return nr, false
 	}
-	return nr, true
+	nr.Rule = r
+	return nr, len(b.errs) == n
+}
+
+// required returns *v, reporting field as missing when v is nil.
+func (b *builder) required(field string, v *float64) float64 {
+	if v == nil {
+		b.fail(field, nil, ErrRequired)
+		return 0
+	}
+	return *v
+}
+
+// optDuration parses an optional non-negative duration; "" is zero.
+func (b *builder) optDuration(field, s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := ParseDuration(s)
+	if err != nil {
+		b.fail(field, nil, err)
+	}
+	return d
+}
+
+// everyOf returns the interval of an "@every D" schedule.
+func everyOf(schedule string) (time.Duration, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(schedule), "@every ")
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(rest))
+	return d, err == nil && d > 0
 }
 
 // ruleErr reports a rule constructor's error at the parameter it names.

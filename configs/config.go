@@ -115,28 +115,61 @@ type FieldMapping struct {
 	Precision  string   `yaml:"precision"`   // csv only: see precisions
 }
 
-// WatchConfig is a watched place and its rules. The place is either a name known
-// to the gazetteer or explicit lat/lon.
+// WatchConfig is a watched place and its rules: a circle around a place name
+// known to the gazetteer or explicit lat/lon, or a polygon.
 type WatchConfig struct {
-	Name     string       `yaml:"name"`
-	Place    string       `yaml:"place"`
-	Lat      *float64     `yaml:"lat"`
-	Lon      *float64     `yaml:"lon"`
-	Radius   string       `yaml:"radius"`
-	Schedule string       `yaml:"schedule"` // default "@every 1m"
-	Rules    []RuleConfig `yaml:"rules"`
+	Name     string         `yaml:"name"`
+	Place    string         `yaml:"place"`
+	Lat      *float64       `yaml:"lat"`
+	Lon      *float64       `yaml:"lon"`
+	Radius   string         `yaml:"radius"`
+	Polygon  *PolygonConfig `yaml:"polygon"`
+	Schedule string         `yaml:"schedule"` // default "@every 1m"
+	Rules    []RuleConfig   `yaml:"rules"`
 }
 
-// RuleConfig is one rule of a watch.
+// PolygonConfig is a polygon watch: a GeoJSON file (a Polygon, MultiPolygon,
+// Feature, or the first feature of a collection whose properties match filter)
+// or inline rings of [lon, lat] pairs, optionally grown by buffer.
+type PolygonConfig struct {
+	File        string            `yaml:"file"`
+	Filter      map[string]string `yaml:"filter"`
+	Coordinates [][][2]float64    `yaml:"coordinates"` // rings: the first is the exterior, the rest holes
+	Buffer      string            `yaml:"buffer"`
+}
+
+// RuleConfig is one rule of a watch and its alerting policy.
 type RuleConfig struct {
-	Name      string   `yaml:"name"` // default: the type
-	Type      string   `yaml:"type"` // count, cluster
-	Severity  string   `yaml:"severity"`
-	Window    string   `yaml:"window"`
-	Kinds     []string `yaml:"kinds"`
-	Min       *float64 `yaml:"min"`        // count: weighted count threshold
+	Name          string            `yaml:"name"` // default: the type
+	Type          string            `yaml:"type"` // count, cluster, surge, scan
+	Severity      string            `yaml:"severity"`
+	Window        string            `yaml:"window"`
+	Kinds         []string          `yaml:"kinds"`
+	Sources       []string          `yaml:"sources"`         // default: all
+	Precisions    []string          `yaml:"precisions"`      // default: exact, city, region
+	For           string            `yaml:"for"`             // pending this long before firing
+	KeepFiringFor string            `yaml:"keep_firing_for"` // stay firing this long after the rule stops holding
+	Repeat        string            `yaml:"repeat"`          // re-announce a firing alert this often
+	Labels        map[string]string `yaml:"labels"`
+	Summary       string            `yaml:"summary"` // Go template, e.g. "{{.Count}} reports within {{.RadiusKm}} km of {{.Watch}} in {{.Window}}"
+
+	Min       *float64 `yaml:"min"`        // count, surge: (weighted) count threshold
 	Eps       string   `yaml:"eps"`        // cluster: neighbourhood distance
+	TimeEps   string   `yaml:"time_eps"`   // cluster: neighbourhood time (ST-DBSCAN); default none
 	MinPoints *int     `yaml:"min_points"` // cluster: core point threshold
+
+	Baseline string   `yaml:"baseline"` // surge: the period before the window setting the expected rate
+	Alpha    *float64 `yaml:"alpha"`    // surge: significance level of the Poisson tail
+
+	Area       string `yaml:"area"`       // scan: study area beyond the watch
+	Period     string `yaml:"period"`     // scan: study period (the window)
+	MaxRadius  string `yaml:"max_radius"` // scan: largest cylinder radius
+	MaxWindow  string `yaml:"max_window"` // scan: longest cylinder duration
+	TimeUnit   string `yaml:"time_unit"`  // scan: time aggregation; default 1d
+	Replicates *int   `yaml:"replicates"` // scan: Monte Carlo replicates; default 999
+	Seed       *int64 `yaml:"seed"`       // scan: random seed; default 0
+	Every      string `yaml:"every"`      // scan: evaluation interval for the recurrence interval; default the watch's schedule if @every
+	Recurrence string `yaml:"recurrence"` // scan: fire when the recurrence interval is at least this
 }
 
 // SubscriberConfig is where alert transitions go.

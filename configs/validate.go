@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"time"
 
@@ -241,7 +242,14 @@ func (b *builder) place(path string, p PlaceConfig) {
 func (b *builder) watch(path string, w WatchConfig) {
 	job := daemon.WatchJob{Schedule: w.Schedule, Fingerprint: fingerprint(w)}
 	mw := &monitor.Watch{Name: w.Name, Place: w.Place}
+	hasPoint := w.Place != "" || w.Lat != nil || w.Lon != nil
 	switch {
+	case w.Polygon != nil && (hasPoint || w.Radius != ""):
+		b.fail(path+".polygon", nil, errors.New("a watch is either a polygon or a place/lat/lon with a radius, not both"))
+	case w.Polygon != nil:
+		if pg, ok := b.polygon(path+".polygon", w.Polygon); ok {
+			mw.Shape, mw.Center = pg, pg.Centroid()
+		}
 	case w.Place != "" && (w.Lat != nil || w.Lon != nil):
 		b.fail(path+".place", w.Place, errors.New("give either place or lat/lon, not both"))
 	case w.Place != "":
@@ -250,10 +258,11 @@ func (b *builder) watch(path string, w WatchConfig) {
 			b.fail(path+".place", w.Place, fmt.Errorf("%w: not in the gazetteer (add it under places)", ErrUnknown))
 		}
 		mw.Center = p.Point
+		mw.RadiusMeters = b.distance(path+".radius", w.Radius)
 	default:
 		mw.Center, _ = b.point(path, w.Lat, w.Lon)
+		mw.RadiusMeters = b.distance(path+".radius", w.Radius)
 	}
-	mw.RadiusMeters = b.distance(path+".radius", w.Radius)
 	b.schedule(path+".schedule", w.Schedule)
 	if len(w.Rules) == 0 {
 		b.fail(path+".rules", nil, fmt.Errorf("%w: at least one rule", ErrRequired))
@@ -262,12 +271,58 @@ func (b *builder) watch(path string, w WatchConfig) {
 	for j, rc := range w.Rules {
 		rpath := fmt.Sprintf("%s.rules[%d]", path, j)
 		b.unique(names, rpath, rc.Name)
-		if r, ok := b.rule(rpath, rc); ok {
+		if r, ok := b.rule(rpath, rc, w.Schedule); ok {
 			mw.Rules = append(mw.Rules, r)
 		}
 	}
 	job.Watch = mw
 	b.plan.Watches = append(b.plan.Watches, job)
+}
+
+// polygon builds a polygon watch's shape from a GeoJSON file or inline rings.
+func (b *builder) polygon(path string, pc *PolygonConfig) (geo.Polygon, bool) {
+	var pg geo.Polygon
+	switch {
+	case pc.File != "" && pc.Coordinates != nil:
+		b.fail(path+".coordinates", nil, errors.New("give either file or coordinates, not both"))
+		return pg, false
+	case pc.File != "":
+		data, err := os.ReadFile(pc.File)
+		if err != nil {
+			b.fail(path+".file", nil, err)
+			return pg, false
+		}
+		if pg, err = geo.LoadPolygon(data, pc.Filter); err != nil {
+			b.fail(path+".file", pc.File, err)
+			return pg, false
+		}
+	case len(pc.Coordinates) > 0:
+		if pc.Filter != nil {
+			b.fail(path+".filter", nil, fmt.Errorf("%w (inline coordinates)", ErrNotApplied))
+		}
+		poly := make(orb.Polygon, len(pc.Coordinates))
+		for i, ring := range pc.Coordinates {
+			if len(ring) < 3 {
+				b.fail(fmt.Sprintf("%s.coordinates[%d]", path, i), nil, errors.New("a ring needs at least 3 points"))
+				return pg, false
+			}
+			for j, c := range ring {
+				if err := geo.CheckPoint(orb.Point(c)); err != nil {
+					b.fail(fmt.Sprintf("%s.coordinates[%d][%d]", path, i, j), c, err)
+					return pg, false
+				}
+				poly[i] = append(poly[i], orb.Point(c))
+			}
+		}
+		pg = geo.NewPolygon(orb.MultiPolygon{poly})
+	default:
+		b.fail(path, nil, fmt.Errorf("%w: file or coordinates", ErrRequired))
+		return pg, false
+	}
+	if pc.Buffer != "" {
+		pg = pg.Buffered(b.distance(path+".buffer", pc.Buffer))
+	}
+	return pg, true
 }
 
 func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string]bool) {

@@ -37,13 +37,15 @@ func ParseSeverity(s string) (Severity, error) {
 // AlertState is where an alert is in its lifecycle.
 type AlertState uint8
 
-// Alert states. An alert opens firing and ends resolved.
+// Alert states. An alert opens pending (or firing, for a rule with no hold
+// time), fires once it has held for the rule's For, and ends resolved.
 const (
 	StateFiring AlertState = iota + 1
 	StateResolved
+	StatePending
 )
 
-var stateNames = map[AlertState]string{StateFiring: "firing", StateResolved: "resolved"}
+var stateNames = map[AlertState]string{StateFiring: "firing", StateResolved: "resolved", StatePending: "pending"}
 
 func (s AlertState) String() string {
 	if n, ok := stateNames[s]; ok {
@@ -72,13 +74,26 @@ type Alert struct {
 	State        AlertState
 	RadiusMeters float64       // the watch's radius
 	Window       time.Duration // the rule's window
-	StartsAt     time.Time     // when it started firing
+	ActiveAt     time.Time     // when the rule started holding (pending since)
+	StartsAt     time.Time     // when it started firing; zero while pending
 	UpdatedAt    time.Time     // the last evaluation that changed it
-	EndsAt       time.Time     // when it resolved; zero while firing
-	Finding      Finding       // the latest finding while it held
+	EndsAt       time.Time     // when it resolved; zero while open
+	// LastHeldAt is the last evaluation at which the rule held for it; with the
+	// rule's KeepFiringFor it decides when a flickering cluster resolves.
+	LastHeldAt time.Time
+	// LastNotifiedAt is when it was last announced as firing, for Repeat.
+	LastNotifiedAt time.Time
+	Finding        Finding           // the latest finding while it held
+	Labels         map[string]string // the rule's labels, for subscribers' filters
+	Summary        string            // the rule's summary template, rendered at the last transition
 }
 
-// Transition is one change of an alert's state, as persisted and announced.
+// Open reports whether the alert is pending or firing.
+func (a *Alert) Open() bool { return a.State == StatePending || a.State == StateFiring }
+
+// Transition is one change of an alert's state, as persisted and announced. A
+// firing alert re-announced after the rule's Repeat interval is a transition from
+// firing to firing.
 type Transition struct {
 	ID      int64
 	AlertID int64

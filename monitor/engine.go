@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/geowatch/geowatch/geo"
 	"go.uber.org/zap"
 )
 
@@ -26,7 +25,12 @@ type Engine struct {
 
 	mu        sync.Mutex
 	notifiers []Notifier
-	open      map[alertKey]*Alert
+	open      map[alertKey][]*Alert // pending and firing alerts by (watch, rule)
+
+	silMu sync.Mutex
+	// silenced remembers the silences active at the last evaluation, to log
+	// the ones that expire.
+	silenced map[int64]Silence
 	// delivered remembers, for transitions some notifier failed to take, which
 	// notifiers did take them, so a retry does not repeat them there.
 	delivered map[int64]map[string]bool
@@ -45,10 +49,12 @@ func NewEngine(ctx context.Context, st Store, log *zap.Logger) (*Engine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("monitor: load open alerts: %w", err)
 	}
-	e := &Engine{store: st, log: log, metrics: NopMetrics{}, open: make(map[alertKey]*Alert), delivered: make(map[int64]map[string]bool), redeliver: true}
+	e := &Engine{store: st, log: log, metrics: NopMetrics{}, open: make(map[alertKey][]*Alert),
+		delivered: make(map[int64]map[string]bool), redeliver: true, silenced: map[int64]Silence{}}
 	for i := range alerts {
 		a := alerts[i]
-		e.open[alertKey{a.Watch, a.Rule}] = &a
+		k := alertKey{a.Watch, a.Rule}
+		e.open[k] = append(e.open[k], &a)
 	}
 	return e, nil
 }
@@ -69,13 +75,15 @@ func (e *Engine) SetMetrics(m Metrics) {
 	e.metrics = m
 }
 
-// OpenAlerts returns a copy of the alerts currently firing.
+// OpenAlerts returns a copy of the alerts currently pending or firing.
 func (e *Engine) OpenAlerts() []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Alert, 0, len(e.open))
-	for _, a := range e.open {
-		out = append(out, *a)
+	var out []Alert
+	for _, as := range e.open {
+		for _, a := range as {
+			out = append(out, *a)
+		}
 	}
 	slices.SortFunc(out, func(a, b Alert) int { return int(a.ID - b.ID) })
 	return out
@@ -164,171 +172,21 @@ func (e *Engine) logRejects(source string, b Batch) {
 	}
 }
 
-// Evaluate runs every rule of w at now and moves its alerts: a rule that starts
-// holding opens a firing alert, one that goes on holding updates it, and one that
-// stops holding resolves it. Transitions are persisted before they are announced.
-func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
-	obs, err := e.observationsFor(ctx, w, now)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, nr := range w.Rules {
-		done := e.metrics.RuleEvaluation(w.Name, nr.Name)
-		in := rulesInput(w, nr.Rule, obs, now)
-		findings := nr.Rule.Evaluate(now, w, in)
-		err := e.step(ctx, w, nr, findings, now)
-		done()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("watch %s rule %s: %w", w.Name, nr.Name, err))
-		}
-	}
-	if err := e.Redeliver(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// observationsFor reads, in one query, what every rule of w needs: the longest
-// window, the farthest reach, and the union of kinds.
-func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) ([]Observation, error) {
-	var window time.Duration
-	var reach float64
-	var kinds []string
-	allKinds := false
-	for _, nr := range w.Rules {
-		window = max(window, nr.Rule.Window())
-		reach = max(reach, nr.Rule.ReachMeters())
-		if k := nr.Rule.Kinds(); len(k) == 0 {
-			allKinds = true
-		} else {
-			kinds = append(kinds, k...)
-		}
-	}
-	if allKinds {
-		kinds = nil
-	}
-	slices.Sort(kinds)
-	q := Query{
-		Area:  geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters + reach},
-		Since: now.Add(-window),
-		Until: now,
-		Kinds: slices.Compact(kinds),
-	}
-	obs, err := e.store.Observations(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("monitor: watch %s: query observations: %w", w.Name, err)
-	}
-	return obs, nil
-}
-
-// rulesInput narrows the watch's observations to what r reads: its window, its
-// kinds and its reach.
-func rulesInput(w *Watch, r Rule, obs []Observation, now time.Time) []Observation {
-	since := now.Add(-r.Window())
-	reach := w.RadiusMeters + r.ReachMeters()
-	kinds := r.Kinds()
-	out := make([]Observation, 0, len(obs))
-	for _, o := range obs {
-		if o.Time.Before(since) || !o.Time.Before(now) {
-			continue
-		}
-		if len(kinds) > 0 && !slices.Contains(kinds, o.Kind) {
-			continue
-		}
-		if geo.Distance(w.Center, o.Point) > reach {
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-// step applies one rule's findings to its alert.
-func (e *Engine) step(ctx context.Context, w *Watch, nr NamedRule, findings []Finding, now time.Time) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := alertKey{w.Name, nr.Name}
-	a, open := e.open[key]
-	switch {
-	case len(findings) > 0 && !open:
-		na := &Alert{
-			Watch: w.Name, Rule: nr.Name, RuleType: nr.Type, Severity: nr.Severity,
-			State: StateFiring, RadiusMeters: w.RadiusMeters, Window: nr.Rule.Window(),
-			StartsAt: now, UpdatedAt: now, Finding: findings[0],
-		}
-		t := &Transition{At: now, To: StateFiring}
-		if err := e.store.SaveTransition(ctx, na, t); err != nil {
-			return fmt.Errorf("save firing alert: %w", err)
-		}
-		e.open[key] = na
-		e.metrics.Transitioned(*na, *t)
-		e.deliverLocked(ctx, Event{Alert: *na, Transition: *t})
-	case len(findings) > 0 && open:
-		if sameFinding(a.Finding, findings[0]) {
-			return nil
-		}
-		upd := *a
-		upd.Finding, upd.UpdatedAt = findings[0], now
-		upd.Severity, upd.RadiusMeters, upd.Window = nr.Severity, w.RadiusMeters, nr.Rule.Window()
-		if err := e.store.UpdateAlert(ctx, &upd); err != nil {
-			return fmt.Errorf("update alert %d: %w", a.ID, err)
-		}
-		*a = upd
-	case len(findings) == 0 && open:
-		return e.resolveLocked(ctx, key, a, now)
-	}
-	return nil
-}
-
-func (e *Engine) resolveLocked(ctx context.Context, key alertKey, a *Alert, now time.Time) error {
-	res := *a
-	res.State, res.EndsAt, res.UpdatedAt = StateResolved, now, now
-	t := &Transition{AlertID: a.ID, At: now, From: StateFiring, To: StateResolved}
-	if err := e.store.SaveTransition(ctx, &res, t); err != nil {
-		return fmt.Errorf("save resolved alert %d: %w", a.ID, err)
-	}
-	delete(e.open, key)
-	e.metrics.Transitioned(res, *t)
-	e.deliverLocked(ctx, Event{Alert: res, Transition: *t})
-	return nil
-}
-
-// Retire resolves the open alerts of watches and rules that are no longer
-// configured, so that a reload which removes a rule does not leave its alert
-// firing forever. keep holds the (watch, rule) pairs still configured.
-func (e *Engine) Retire(ctx context.Context, watches []*Watch, now time.Time) error {
-	keep := map[alertKey]bool{}
-	for _, w := range watches {
-		for _, nr := range w.Rules {
-			keep[alertKey{w.Name, nr.Name}] = true
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for k, a := range e.open {
-		if !keep[k] {
-			errs = append(errs, e.resolveLocked(ctx, k, a, now))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// sameFinding reports whether a finding reports the same activity as before, so
-// that an unchanged alert is not rewritten on every evaluation.
-func sameFinding(a, b Finding) bool {
-	return a.Count == b.Count && a.Weight == b.Weight && a.LastSeen.Equal(b.LastSeen) &&
-		a.FirstSeen.Equal(b.FirstSeen) && slices.Equal(a.FIDs, b.FIDs)
-}
-
 // deliverLocked hands ev to every notifier and marks it notified when all took
 // it. A notifier that fails gets it again from Redeliver; the others do not.
-func (e *Engine) deliverLocked(ctx context.Context, ev Event) {
+func (e *Engine) deliverLocked(ctx context.Context, ev Event, silences []Silence) {
 	id := ev.Transition.ID
 	done := e.delivered[id]
 	ok := true
-	for _, n := range e.notifiers {
+	notifiers := e.notifiers
+	if !announced(ev.Transition) {
+		notifiers = nil
+	} else if s, ok := silencedBy(silences, ev); ok {
+		e.log.Info("alert silenced", zap.Int64("alert_id", ev.Alert.ID), zap.String("watch", ev.Alert.Watch),
+			zap.String("rule", ev.Alert.Rule), zap.String("state", ev.Transition.To.String()), zap.Int64("silence_id", s.ID))
+		notifiers = nil
+	}
+	for _, n := range notifiers {
 		if done[n.Name()] {
 			continue
 		}
@@ -374,8 +232,12 @@ func (e *Engine) Redeliver(ctx context.Context) error {
 		return fmt.Errorf("monitor: list unnotified transitions: %w", err)
 	}
 	e.redeliver = false
+	var silences []Silence
+	if len(evs) > 0 {
+		silences = e.silences(ctx, evs[0].Transition.At)
+	}
 	for _, ev := range evs {
-		e.deliverLocked(ctx, ev)
+		e.deliverLocked(ctx, ev, silences)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package monitor
 
 import (
+	"slices"
+	"text/template"
 	"time"
 
+	"github.com/geowatch/geowatch/geo"
 	"github.com/paulmach/orb"
 )
 
@@ -37,20 +40,72 @@ type Finding struct {
 	Stats map[string]float64
 }
 
-// Watch is a watched place and the rules evaluated for it.
+// Watch is a watched place and the rules evaluated for it: a circle (Center and
+// RadiusMeters) or, when Shape is set, a polygon.
 type Watch struct {
 	Name   string
-	Place  string // the place name it was configured with, if any
-	Center orb.Point
-	// RadiusMeters is the watch's radius.
+	Place  string    // the place name it was configured with, if any
+	Center orb.Point // a circle's centre; a polygon's centroid, for display
+	// RadiusMeters is a circle's radius; zero for a polygon.
 	RadiusMeters float64
-	Rules        []NamedRule
+	// Shape is the watched area when it is not the circle, such as a
+	// geo.Polygon; nil for a circle.
+	Shape Shape
+	Rules []NamedRule
 }
 
-// NamedRule is a rule as configured on a watch.
+// Area returns the watch's shape grown by reach metres: what a rule that looks
+// reach beyond the watch reads.
+func (w *Watch) Area(reach float64) Shape {
+	switch s := w.Shape.(type) {
+	case nil:
+		return geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters + reach}
+	case geo.Polygon:
+		if reach > 0 {
+			return s.Buffered(s.BufferMeters() + reach)
+		}
+		return s
+	default:
+		return s
+	}
+}
+
+// NamedRule is a rule as configured on a watch, with its alerting policy.
 type NamedRule struct {
 	Name     string
-	Type     string // "count", "cluster"
+	Type     string // "count", "cluster", "surge", "scan"
 	Severity Severity
 	Rule     Rule
+	// For is how long the rule must hold before its alert fires; until then the
+	// alert is pending and not announced. Zero fires at once.
+	For time.Duration
+	// KeepFiringFor keeps a firing alert firing this long after the rule stopped
+	// holding, so a cluster that flickers does not resolve and re-open.
+	KeepFiringFor time.Duration
+	// Repeat re-announces a firing alert at this interval; zero announces it once.
+	Repeat time.Duration
+	// Labels are copied onto the rule's alerts for subscribers' filters.
+	Labels map[string]string
+	// Summary renders an alert's one-line summary; nil leaves it empty.
+	Summary *template.Template
+	// Select narrows the observations the rule reads beyond its kinds.
+	Select Selector
+}
+
+// Selector picks observations by source and precision. The zero value takes
+// every source and leaves out observations located only to a country.
+type Selector struct {
+	Sources    []string    // empty: all
+	Precisions []Precision // empty: exact, city and region
+}
+
+// Match reports whether o is selected.
+func (s Selector) Match(o *Observation) bool {
+	if len(s.Sources) > 0 && !slices.Contains(s.Sources, o.Source) {
+		return false
+	}
+	if len(s.Precisions) == 0 {
+		return o.Precision != PrecisionCountry
+	}
+	return slices.Contains(s.Precisions, o.Precision)
 }

@@ -45,7 +45,7 @@ const (
 	StatePending
 )
 
-var stateNames = map[AlertState]string{StateFiring: "firing", StateResolved: "resolved", StatePending: "pending"}
+var stateNames = map[AlertState]string{0: "none", StateFiring: "firing", StateResolved: "resolved", StatePending: "pending"}
 
 func (s AlertState) String() string {
 	if n, ok := stateNames[s]; ok {
@@ -57,7 +57,7 @@ func (s AlertState) String() string {
 // ParseAlertState reads a state name as String writes it.
 func ParseAlertState(s string) (AlertState, error) {
 	for st, n := range stateNames {
-		if s == n {
+		if s == n && st != 0 {
 			return st, nil
 		}
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	Database string `yaml:"database"`
 	// Durability is "normal" (default: WAL with synchronous=NORMAL) or "full".
 	Durability string `yaml:"durability"`
+	// MaxFuture rejects observations dated more than this after they arrive;
+	// default 24h, "0s" turns the check off.
+	MaxFuture string `yaml:"max_future"`
 	// Log sets the process log.
 	Log LogConfig `yaml:"log"`
 	// HTTP, when present, opens the HTTP listener: health, metrics, push.
@@ -172,15 +175,27 @@ type RuleConfig struct {
 	Recurrence string `yaml:"recurrence"` // scan: fire when the recurrence interval is at least this
 }
 
-// SubscriberConfig is where alert transitions go.
+// SubscriberConfig is where alert transitions go. The options below Sink apply
+// to the sinks named in their comments; setting one for another sink is an error.
 type SubscriberConfig struct {
 	Name string `yaml:"name"`
-	Sink string `yaml:"sink"` // log or file
+	Sink string `yaml:"sink"` // log, file or webhook
 	Path string `yaml:"path"` // file: the JSON-lines file
+	// File rotation by size, done by geowatch; without max_size the file is never
+	// rotated by geowatch (logrotate may move it away).
+	MaxSize    int    `yaml:"max_size"`    // file: megabytes (MiB) a file may reach before it is rotated
+	MaxBackups *int   `yaml:"max_backups"` // file, with max_size: rotated files kept; default all
+	MaxAge     string `yaml:"max_age"`     // file, with max_size: rotated files older than this (such as 30d) are removed
+	Compress   bool   `yaml:"compress"`    // file, with max_size: gzip rotated files
+	// Webhook: each event is POSTed as the alerts file's JSON object.
+	URL     string            `yaml:"url"`     // webhook: http(s) URL
+	Timeout string            `yaml:"timeout"` // webhook: per attempt, default 10s; Notify retries within twice this
+	Headers map[string]string `yaml:"headers"` // webhook: extra request headers, such as Authorization
 	// Filters; empty means every alert.
-	Watches     []string `yaml:"watches"`
-	Rules       []string `yaml:"rules"`
-	MinSeverity string   `yaml:"min_severity"`
+	Watches     []string          `yaml:"watches"`
+	Rules       []string          `yaml:"rules"`
+	MinSeverity string            `yaml:"min_severity"`
+	Labels      map[string]string `yaml:"labels"` // each must be on the alert (from its rule's labels) with this value
 }
 
 // FieldError is a configuration value that failed validation, with where it is.

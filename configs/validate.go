@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/geo/gazetteer"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
+	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/paulmach/orb"
 )
 
@@ -28,6 +30,7 @@ const (
 type Plan struct {
 	Database    string
 	FullSync    bool // durability: full
+	MaxFuture   time.Duration
 	LogLevel    string
 	LogFormat   string
 	Gazetteer   *gazetteer.Gazetteer
@@ -42,10 +45,13 @@ type Plan struct {
 
 // Subscriber is a validated subscriber: its sink and its filter.
 type Subscriber struct {
-	Name   string
-	Sink   string // "log" or "file"
-	Path   string
-	Filter monitor.Filter
+	Name     string
+	Sink     string // "log", "file" or "webhook"
+	Path     string // file
+	Rotation sink.Rotation
+	URL      string // webhook
+	Webhook  sink.WebhookOptions
+	Filter   monitor.Filter
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -99,6 +105,10 @@ func (c *Config) Build() (*Plan, error) {
 		LogFormat: c.Log.Format,
 		Gazetteer: gazetteer.Default(),
 	}}
+	b.plan.MaxFuture = monitor.DefaultMaxFuture
+	if c.MaxFuture != "" {
+		b.plan.MaxFuture = b.optDuration("max_future", c.MaxFuture)
+	}
 	if c.Durability != "normal" && c.Durability != "full" {
 		b.fail("durability", c.Durability, fmt.Errorf("%w: want normal or full", ErrUnknown))
 	}
@@ -326,20 +336,43 @@ func (b *builder) polygon(path string, pc *PolygonConfig) (geo.Polygon, bool) {
 }
 
 func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string]bool) {
-	sub := Subscriber{Name: s.Name, Sink: s.Sink, Path: s.Path}
+	sub := Subscriber{Name: s.Name, Sink: s.Sink, Path: s.Path, URL: s.URL}
+	// Options that only some sinks read; setting one elsewhere is a mistake worth
+	// reporting rather than ignoring.
+	used := map[string]bool{}
 	switch s.Sink {
 	case "log":
-		if s.Path != "" {
-			b.fail(path+".path", s.Path, fmt.Errorf("%w (log)", ErrNotApplied))
-		}
 	case "file":
+		used["path"], used["max_size"] = true, true
 		if s.Path == "" {
 			b.fail(path+".path", nil, ErrRequired)
 		}
+		sub.Rotation = b.rotation(path, s)
+		if s.MaxSize > 0 {
+			used["max_backups"], used["max_age"], used["compress"] = true, true, true
+		}
+	case "webhook":
+		used["url"], used["timeout"], used["headers"] = true, true, true
+		sub.Webhook = b.webhook(path, s)
 	case "":
-		b.fail(path+".sink", nil, fmt.Errorf("%w: log or file", ErrRequired))
+		b.fail(path+".sink", nil, fmt.Errorf("%w: log, file or webhook", ErrRequired))
 	default:
-		b.fail(path+".sink", s.Sink, fmt.Errorf("%w: want log or file", ErrUnknown))
+		b.fail(path+".sink", s.Sink, fmt.Errorf("%w: want log, file or webhook", ErrUnknown))
+	}
+	if s.Sink != "" {
+		for field, set := range map[string]bool{
+			"path": s.Path != "", "max_size": s.MaxSize != 0, "max_backups": s.MaxBackups != nil,
+			"max_age": s.MaxAge != "", "compress": s.Compress,
+			"url": s.URL != "", "timeout": s.Timeout != "", "headers": s.Headers != nil,
+		} {
+			if set && !used[field] {
+				why := s.Sink
+				if s.Sink == "file" {
+					why = "file without max_size"
+				}
+				b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, why))
+			}
+		}
 	}
 	for k, w := range s.Watches {
 		if !watches[w] {
@@ -355,8 +388,61 @@ func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string
 		}
 		sub.Filter.MinSeverity = sev
 	}
+	for k := range s.Labels {
+		if k == "" {
+			b.fail(path+".labels", nil, errors.New("empty label name"))
+		}
+	}
+	if len(s.Labels) > 0 {
+		sub.Filter.Labels = s.Labels
+	}
 	b.plan.Subscribers = append(b.plan.Subscribers, sub)
 }
+
+// rotation reads a file subscriber's rotation options.
+func (b *builder) rotation(path string, s SubscriberConfig) sink.Rotation {
+	r := sink.Rotation{MaxSizeMB: s.MaxSize, Compress: s.Compress}
+	if s.MaxSize < 0 {
+		b.fail(path+".max_size", s.MaxSize, ErrNotPositive)
+	}
+	if s.MaxBackups != nil {
+		if *s.MaxBackups < 0 {
+			b.fail(path+".max_backups", *s.MaxBackups, errors.New("must not be negative"))
+		}
+		r.MaxBackups = *s.MaxBackups
+	}
+	if s.MaxAge != "" {
+		r.MaxAge = b.duration(path+".max_age", s.MaxAge, 0)
+	}
+	return r
+}
+
+// webhook reads a webhook subscriber's options and checks its URL.
+func (b *builder) webhook(path string, s SubscriberConfig) sink.WebhookOptions {
+	opt := sink.WebhookOptions{Timeout: sink.DefaultWebhookTimeout}
+	if s.Timeout != "" {
+		opt.Timeout = b.duration(path+".timeout", s.Timeout, sink.DefaultWebhookTimeout)
+	}
+	if s.URL == "" {
+		b.fail(path+".url", nil, ErrRequired)
+	} else if _, err := sink.NewWebhook(s.URL, opt); err != nil {
+		// The error names only the URL's scheme and host: the rest may be a secret.
+		b.fail(path+".url", nil, err)
+	}
+	for k, v := range s.Headers {
+		if !headerName.MatchString(k) {
+			b.fail(path+".headers", k, errors.New("not a valid header name"))
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			b.fail(path+".headers."+k, nil, errors.New("header value has a line break or NUL"))
+		}
+	}
+	opt.Headers = s.Headers
+	return opt
+}
+
+// headerName is an HTTP field name: an RFC 9110 token.
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // fingerprint identifies a config item's content, so a reload can tell unchanged
 // checks and watches (which keep their state) from changed ones.

@@ -11,6 +11,11 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultMaxFuture is how far after ingest an observation may be dated before it
+// is rejected: a day covers clock skew and time zones mistaken for UTC, and
+// keeps a feed's typo (a year 2062) out of every future window.
+const DefaultMaxFuture = 24 * time.Hour
+
 // maxRejectLogs caps the "record rejected" lines logged per batch; the rest are
 // counted in one summary line and all of them are kept in the rejects table.
 const maxRejectLogs = 20
@@ -22,6 +27,8 @@ type Engine struct {
 	store   Store
 	log     *zap.Logger
 	metrics Metrics
+	// maxFuture bounds how far ahead of ingest an observation may be dated.
+	maxFuture time.Duration
 
 	mu        sync.Mutex
 	notifiers []Notifier
@@ -49,7 +56,7 @@ func NewEngine(ctx context.Context, st Store, log *zap.Logger) (*Engine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("monitor: load open alerts: %w", err)
 	}
-	e := &Engine{store: st, log: log, metrics: NopMetrics{}, open: make(map[alertKey][]*Alert),
+	e := &Engine{store: st, log: log, metrics: NopMetrics{}, maxFuture: DefaultMaxFuture, open: make(map[alertKey][]*Alert),
 		delivered: make(map[int64]map[string]bool), redeliver: true, silenced: map[int64]Silence{}}
 	for i := range alerts {
 		a := alerts[i]
@@ -118,26 +125,61 @@ func (e *Engine) RunCheck(ctx context.Context, name, typ string, src Source, now
 // records. It is how pushed batches (the HTTP ingest endpoint) enter the store;
 // pulled ones come through RunCheck.
 func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, error) {
-	b = validated(b)
+	b = validated(b, now, e.maxFuture)
+	b, superseded := lastPerID(b)
 	res, err := e.store.Ingest(ctx, source, b, now)
 	if err != nil {
 		return IngestResult{}, err
 	}
+	res.Seen += superseded
+	res.Unchanged += superseded
 	e.logRejects(source, b)
 	e.metrics.Ingested(source, res)
 	return res, nil
 }
 
+// lastPerID keeps, of records sharing an id within one batch, the last: a feed
+// that lists a revised record twice stores its latest version once, instead of
+// rewriting the row twice on every run. It returns how many it dropped, which
+// count as unchanged.
+func lastPerID(b Batch) (Batch, int) {
+	last := make(map[string]int, len(b.Observations))
+	for i := range b.Observations {
+		last[b.Observations[i].ID] = i
+	}
+	if len(last) == len(b.Observations) {
+		return b, 0
+	}
+	keep := make([]Observation, 0, len(last))
+	for i, o := range b.Observations {
+		if last[o.ID] == i {
+			keep = append(keep, o)
+		}
+	}
+	dropped := len(b.Observations) - len(keep)
+	b.Observations = keep
+	return b, dropped
+}
+
+// SetMaxFuture sets how far after the time of ingest an observation's time may
+// be; later ones are rejected on their time field. Zero turns the check off.
+// Call it before the engine is used.
+func (e *Engine) SetMaxFuture(d time.Duration) { e.maxFuture = d }
+
 // validated normalises b's observations in place and moves every one that fails
-// Validate to the rejects, so that whatever a source let through is logged and
-// kept with the field at fault.
-func validated(b Batch) Batch {
+// Validate, or is dated more than maxFuture after now, to the rejects, so that
+// whatever a source let through is logged and kept with the field at fault.
+func validated(b Batch, now time.Time, maxFuture time.Duration) Batch {
 	var bad []int
 	b.Rejects = slices.Clip(b.Rejects) // appends below must not write into the source's array
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		o.Normalize()
-		if err := o.Validate(); err != nil {
+		err := o.Validate()
+		if err == nil && maxFuture > 0 && o.Time.After(now.Add(maxFuture)) {
+			err = &FieldError{"time", fmt.Errorf("%w: %s is more than %s after ingest", ErrFuture, o.Time.Format(time.RFC3339), maxFuture)}
+		}
+		if err != nil {
 			field := ""
 			var fe *FieldError
 			if errors.As(err, &fe) {

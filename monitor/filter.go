@@ -5,12 +5,14 @@ import (
 	"slices"
 )
 
-// Filter selects the alert events a subscriber receives. Empty lists match
-// everything.
+// Filter selects the alert events a subscriber receives. Empty lists and maps
+// match everything.
 type Filter struct {
 	Watches     []string
 	Rules       []string
 	MinSeverity Severity
+	// Labels must each be on the alert with the same value.
+	Labels map[string]string
 }
 
 // Match reports whether ev passes the filter.
@@ -18,7 +20,17 @@ func (f Filter) Match(ev Event) bool {
 	a := ev.Alert
 	return (len(f.Watches) == 0 || slices.Contains(f.Watches, a.Watch)) &&
 		(len(f.Rules) == 0 || slices.Contains(f.Rules, a.Rule)) &&
-		a.Severity >= f.MinSeverity
+		a.Severity >= f.MinSeverity && hasLabels(a.Labels, f.Labels)
+}
+
+// hasLabels reports whether have holds every key of want with its value.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Subscription is a configured subscriber: a sink under the subscriber's name,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/geowatch/geowatch/geo"
@@ -95,6 +96,7 @@ var (
 	ErrBadUTF8  = errors.New("not valid UTF-8")
 	ErrBadTime  = errors.New("unparseable time")
 	ErrBadValue = errors.New("invalid value")
+	ErrFuture   = errors.New("too far in the future")
 )
 
 // FieldError is a validation failure of one field of a record.
@@ -106,8 +108,9 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Validate checks that o can be stored: a non-empty id, a time, a point on Earth,
-// a finite non-negative weight, and text that is valid UTF-8 within the limits.
+// Validate checks that o can be stored: a non-empty id without control
+// characters, a time, a point on Earth, a finite non-negative weight, and text
+// that is valid UTF-8 within the limits.
 // It returns a *FieldError naming the first bad field.
 func (o *Observation) Validate() error {
 	switch {
@@ -117,6 +120,11 @@ func (o *Observation) Validate() error {
 		return &FieldError{"id", ErrTooLong}
 	case !utf8.ValidString(o.ID):
 		return &FieldError{"id", ErrBadUTF8}
+	case strings.IndexFunc(o.ID, unicode.IsControl) >= 0:
+		// An id goes into logs, file names and URLs; a control character there
+		// (NUL, newline, escape) is never meant. Ids are otherwise kept
+		// byte-exact: no Unicode normalisation, no trimming.
+		return &FieldError{"id", fmt.Errorf("%w: control character", ErrBadValue)}
 	case o.Time.IsZero():
 		return &FieldError{"time", ErrMissing}
 	case o.Time.Year() < 1 || o.Time.Year() > 9999:

@@ -128,6 +128,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	if err != nil {
 		return err
 	}
+	engine.SetMaxFuture(plan.MaxFuture)
 	subs, err := openSubscribers(plan.Subscribers, log)
 	if err != nil {
 		return err
@@ -276,13 +277,20 @@ func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, e
 		case "log":
 			n = sink.NewLog(log.Named("alerts"))
 		case "file":
-			f, err := sink.OpenFile(c.Path)
+			f, err := sink.OpenRotatingFile(c.Path, c.Rotation)
 			if err != nil {
 				s.Close()
 				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
 			}
 			s.closers = append(s.closers, f)
 			n = f
+		case "webhook":
+			w, err := sink.NewWebhook(c.URL, c.Webhook)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
+			}
+			n = w
 		}
 		s.notifiers = append(s.notifiers, monitor.Subscription{Subscriber: c.Name, Sink: n, Filter: c.Filter})
 	}

@@ -1,6 +1,7 @@
 // Package sink holds geowatch's alert sinks, the monitor.Notifier implementations
 // that announce alert transitions: Log writes one zap line per event to the process
-// log, File appends one JSON object per event to an alerts file.
+// log, File appends one JSON object per event to an alerts file (rotating it by
+// size if asked), Webhook POSTs that same object to a URL.
 //
 // Both carry the same stable, snake_case keys, which subscribers filter on:
 //
@@ -21,9 +22,10 @@
 //	ends_at        string  when it resolved, RFC 3339 UTC; resolved events only
 //	transition_id  int     the transition's store id
 //
-// The message is "alert firing" or "alert resolved". The alerts file adds msg,
-// ts (the transition's time, RFC 3339 UTC), hull (the finding's convex hull as a
-// GeoJSON geometry, or null) and fids (the observations' store ids).
+// The message is "alert firing" or "alert resolved". The alerts file and the
+// webhook's body add msg, ts (the transition's time, RFC 3339 UTC), hull (the
+// finding's convex hull as a GeoJSON geometry, or null) and fids (the
+// observations' store ids).
 //
-// It imports monitor, orb and zap only.
+// It imports monitor, orb, zap and lumberjack (File's rotation) only.
 package sink

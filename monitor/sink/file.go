@@ -13,6 +13,7 @@ import (
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // FileMode is the permission an alerts file is created with (before the umask):
@@ -28,36 +29,42 @@ const FileMode = 0o640
 // is what makes that mark true after a power cut. Before each write File checks that
 // the path still names the file it holds, so a file rotated away or deleted is
 // recreated; a failed write closes the file and the next Notify reopens it.
+//
+// With a Rotation (OpenRotatingFile) File rotates the file itself by size; see
+// Rotation for what changes.
 type File struct {
 	path string
-	enc  zapcore.Encoder
 
 	mu     sync.Mutex
-	f      *os.File // nil until (re)opened
+	f      *os.File // nil until (re)opened; unused when rotating
+	rot    *lumberjack.Logger
+	held   os.FileInfo // rotating: the file the path named after the last write
 	closed bool
 }
 
 var _ monitor.Notifier = (*File)(nil)
 
 // OpenFile opens or creates the alerts file at path, so that a bad path fails at
-// startup rather than at the first alert. The directory must exist.
+// startup rather than at the first alert. The directory must exist. The file is
+// never rotated by File: logrotate may move it away (see File).
 func OpenFile(path string) (*File, error) {
-	s := &File{
-		path: path,
-		// zap's JSON encoder writes the same keys and values as the log line.
-		enc: zapcore.NewJSONEncoder(zapcore.EncoderConfig{
-			MessageKey:     "msg",
-			TimeKey:        "ts",
-			EncodeTime:     func(t time.Time, e zapcore.PrimitiveArrayEncoder) { e.AppendString(timestamp(t)) },
-			EncodeDuration: zapcore.StringDurationEncoder,
-			LineEnding:     "\n",
-		}),
-	}
+	s := &File{path: path}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// lineEncoder encodes an event as the alerts file's line and the webhook's body.
+// zap's JSON encoder writes the same keys and values as the log line. EncodeEntry
+// works on a clone, so concurrent calls are safe.
+var lineEncoder = zapcore.NewJSONEncoder(zapcore.EncoderConfig{
+	MessageKey:     "msg",
+	TimeKey:        "ts",
+	EncodeTime:     func(t time.Time, e zapcore.PrimitiveArrayEncoder) { e.AppendString(timestamp(t)) },
+	EncodeDuration: zapcore.StringDurationEncoder,
+	LineEnding:     "\n",
+})
 
 // Name returns "file:" and the file's path.
 func (s *File) Name() string { return "file:" + s.path }
@@ -70,7 +77,7 @@ func (s *File) Notify(ctx context.Context, ev monitor.Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: %s: %w", s.path, err)
 	}
-	line, err := s.line(ev)
+	line, err := eventJSON(ev)
 	if err != nil {
 		return fmt.Errorf("sink: %s: %w", s.path, err)
 	}
@@ -78,6 +85,9 @@ func (s *File) Notify(ctx context.Context, ev monitor.Event) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("sink: %s: %w", s.path, os.ErrClosed)
+	}
+	if s.rot != nil {
+		return s.writeRotating(line)
 	}
 	if err := s.reopenIfMoved(); err != nil {
 		return err
@@ -93,8 +103,9 @@ func (s *File) Notify(ctx context.Context, ev monitor.Event) error {
 	return nil
 }
 
-// line encodes ev as one JSON object and a newline.
-func (s *File) line(ev monitor.Event) ([]byte, error) {
+// eventJSON encodes ev as one JSON object and a newline: the keys the package
+// doc lists, with msg, ts, hull and fids.
+func eventJSON(ev monitor.Event) ([]byte, error) {
 	msg, err := Message(ev)
 	if err != nil {
 		return nil, err
@@ -107,7 +118,7 @@ func (s *File) line(ev monitor.Event) ([]byte, error) {
 	if fids == nil {
 		fids = []int64{} // an empty array, not null: the key always holds a list
 	}
-	buf, err := s.enc.EncodeEntry(
+	buf, err := lineEncoder.EncodeEntry(
 		zapcore.Entry{Message: msg, Time: ev.Transition.At},
 		append(Fields(ev), hull, zap.Int64s(KeyFIDs, fids)),
 	)
@@ -183,6 +194,13 @@ func (s *File) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	if s.rot != nil {
+		s.held = nil
+		if err := s.rot.Close(); err != nil { // each line was synced when written
+			return fmt.Errorf("sink: close %s: %w", s.path, err)
+		}
+		return nil
+	}
 	if s.f == nil {
 		return nil
 	}

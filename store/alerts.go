@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +39,7 @@ func alertGeometry(a *monitor.Alert) (orb.Geometry, string) {
 }
 
 const alertColumns = `geom, shape, watch, rule, rule_type, severity, state, radius_m, window_s,
-	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids`
+	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids, stats`
 
 // alertArgs returns the parameters of a's row in alertColumns order, and the
 // envelope of its geometry for the rtree.
@@ -56,10 +58,14 @@ func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
 		return nil, orb.Bound{}, err
 	}
 	f := &a.Finding
+	stats, err := marshalStats(f.Stats)
+	if err != nil {
+		return nil, orb.Bound{}, fmt.Errorf("encode stats: %w", err)
+	}
 	return []any{blob, shape, a.Watch, a.Rule, a.RuleType, a.Severity.String(), a.State.String(),
 		a.RadiusMeters, a.Window.Seconds(), formatTime(a.StartsAt), formatTime(a.UpdatedAt),
 		nullTime(a.EndsAt), f.Count, f.Weight, f.Center.Lat(), f.Center.Lon(),
-		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj)}, g.Bound(), nil
+		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats}, g.Bound(), nil
 }
 
 // writeAlert inserts a new alert (a.ID zero) or updates a stored one, and its
@@ -128,6 +134,9 @@ func (db *DB) saveTransition(ctx context.Context, a *monitor.Alert, t *monitor.T
 		VALUES (?, ?, ?, ?) RETURNING id`, id, formatTime(t.At), from, t.To.String()).Scan(&tid); err != nil {
 		return err
 	}
+	if err := db.checkFile(); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
@@ -164,7 +173,7 @@ func (db *DB) updateAlert(ctx context.Context, a *monitor.Alert) error {
 
 const alertSelect = `SELECT a.id, a.geom, a.shape, a.watch, a.rule, a.rule_type, a.severity, a.state,
 	a.radius_m, a.window_s, a.starts_at, a.updated_at, a.ends_at, a.count, a.weight, a.lat, a.lon,
-	a.first_seen, a.last_seen, a.fids`
+	a.first_seen, a.last_seen, a.fids, a.stats`
 
 var (
 	severities = map[string]monitor.Severity{}
@@ -190,14 +199,18 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 		windowS                float64
 		lat, lon               sql.NullFloat64
 		fids                   string
+		stats                  sql.NullString
 	)
 	dest := append([]any{&a.ID, &blob, &shape, &a.Watch, &a.Rule, &a.RuleType, &severity, &state,
 		&a.RadiusMeters, &windowS, &a.StartsAt, &a.UpdatedAt, &ends, &a.Finding.Count, &a.Finding.Weight,
-		&lat, &lon, &first, &last, &fids}, extra...)
+		&lat, &lon, &first, &last, &fids, &stats}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return a, err
 	}
-	var ok bool
+	var (
+		ok  bool
+		err error
+	)
 	if a.Severity, ok = severities[severity]; !ok {
 		return a, fmt.Errorf("alert %d: unknown severity %q", a.ID, severity)
 	}
@@ -207,8 +220,13 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 	a.Window = time.Duration(windowS * float64(time.Second))
 	a.Finding.Center = orb.Point{lon.Float64, lat.Float64}
 	a.EndsAt, a.Finding.FirstSeen, a.Finding.LastSeen = ends.Time, first.Time, last.Time
-	if err := json.Unmarshal([]byte(fids), &a.Finding.FIDs); err != nil {
+	if err = json.Unmarshal([]byte(fids), &a.Finding.FIDs); err != nil {
 		return a, fmt.Errorf("alert %d: fids: %w", a.ID, err)
+	}
+	if stats.Valid {
+		if a.Finding.Stats, err = unmarshalStats(stats.String); err != nil {
+			return a, fmt.Errorf("alert %d: stats: %w", a.ID, err)
+		}
 	}
 	if shape == shapeHull {
 		g, err := decodeBlob(blob)
@@ -352,4 +370,52 @@ func (db *DB) MarkNotified(ctx context.Context, id int64, at time.Time) error {
 		return fmt.Errorf("store: mark transition %d notified in %s: %w", id, db.path, err)
 	}
 	return nil
+}
+
+// marshalStats encodes a finding's stats as a JSON object, or NULL when there are
+// none. JSON has no NaN or infinities (a surge's ratio over an expected 0 is
+// +Inf), so those become the strings "NaN", "+Inf" and "-Inf".
+func marshalStats(stats map[string]float64) (any, error) {
+	if len(stats) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]any, len(stats))
+	for k, v := range stats {
+		switch {
+		case math.IsNaN(v):
+			m[k] = "NaN"
+		case math.IsInf(v, 1):
+			m[k] = "+Inf"
+		case math.IsInf(v, -1):
+			m[k] = "-Inf"
+		default:
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// unmarshalStats decodes what marshalStats wrote.
+func unmarshalStats(s string) (map[string]float64, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	stats := make(map[string]float64, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case float64:
+			stats[k] = v
+		case string:
+			f, err := strconv.ParseFloat(v, 64) // accepts NaN, +Inf, -Inf
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			stats[k] = f
+		default:
+			return nil, fmt.Errorf("%s: %v is not a number", k, v)
+		}
+	}
+	return stats, nil
 }

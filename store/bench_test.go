@@ -253,3 +253,36 @@ func vmRSS(b *testing.B) int64 {
 	}
 	return 0
 }
+
+// BenchmarkQueryExport streams the whole 1M-row database through Query, as
+// geowatch export does, and reports the rate and the most heap it held beyond
+// what it started with.
+func BenchmarkQueryExport(b *testing.B) {
+	path := benchDB(b)
+	db, err := Open(b.Context(), path, ReadOnly())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var rows int
+	var peak uint64
+	for b.Loop() {
+		runtime.GC()
+		var m0, m runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		n := 0
+		err := db.Query(b.Context(), QueryFilter{}, func(monitor.Observation) error {
+			if n++; n%100000 == 0 {
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapAlloc-min(m.HeapAlloc, m0.HeapAlloc))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += n
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "obs/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-delta-MB")
+}

@@ -129,6 +129,10 @@ func blobBound(b []byte) (bd orb.Bound, ok bool) {
 // Other programs bring their own ST_ functions, so their edits go through the
 // triggers as usual.
 //
+// The writer goes one step further and runs no triggers at all (triggers.go),
+// which also saves the per-row trigger frame; the inert ST_IsEmpty remains the
+// fallback should that setting ever not apply.
+//
 // The ST_Min/Max functions are real: SQLite resolves every function a trigger
 // names when it prepares a statement on the table, so they must exist, and an
 // analyst attaching the file through geowatch's driver gets correct values.
@@ -147,6 +151,9 @@ func registerGPKGFunctions(c *sqlite3.SQLiteConn) error {
 		if err := c.RegisterFunc(f.name, f.impl, true); err != nil {
 			return fmt.Errorf("register %s: %w", f.name, err)
 		}
+	}
+	if err := registerMathFunctions(c); err != nil {
+		return err
 	}
 	// Pragmas go-sqlite3's DSN has no parameter for. A checkpoint every 20000
 	// pages (160 MB) rather than 1000 cuts ingest's rewrites of hot rtree and

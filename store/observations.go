@@ -224,7 +224,14 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 			return res, fmt.Errorf("insert reject %s: %w", r.Record, err)
 		}
 	}
-	return res, tx.Commit()
+	if err := db.checkFile(); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(); err != nil {
+		return res, err
+	}
+	db.kickCheckpoint()
+	return res, nil
 }
 
 // observationReject describes an observation that failed validation, naming it by

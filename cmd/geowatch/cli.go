@@ -34,6 +34,8 @@ func commands() []command {
 		{"geotag", "[--config FILE] TEXT|-", "print the places named in a text (stdin with -), with coordinates", cmdGeotag},
 		{"sources", "[--config FILE] [--db PATH] [--format table|json]", "print each source's last run and totals (read-only; the daemon may run)", cmdSources},
 		{"ingest", "FILE --source NAME [--format geojson|csv|auto] [--preset P] [--config FILE] [--db PATH]", "import a GeoJSON, NDJSON or CSV file through the engine as a run of source NAME", cmdIngest},
+		{"silence", "add --watch W --rule R --for DURATION --comment TEXT [--start TIME] [--by NAME] [--config FILE] [--db PATH] | list [--all] [--format table|json] | expire ID", "mute alert notifications of a watch and/or rule for a while; list or end silences (the daemon may run)", cmdSilence},
+		{"backtest", "--from T1 --to T2 [--step 1h] [--config FILE] [--db FILE | --file FILE] [--json OUT]", "replay stored observations (or a file) through the watches on a simulated clock and print the alert transitions", cmdBacktest},
 		{"bench", "[--workload CSV] [--db FILE] [--batch N]", "measure load, query and start-up on the shared benchmark workload", cmdBench},
 		{"version", "", "print the version", cmdVersion},
 	}

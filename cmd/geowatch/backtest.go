@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store"
+	"go.uber.org/zap"
+)
+
+// backtestStore reads observations from the database and keeps alerts in
+// memory, so a backtest runs the daemon's engine without writing anything.
+type backtestStore struct {
+	*store.DB
+	*monitor.MemoryAlerts
+}
+
+// Resolve the methods both embed in favour of the in-memory alerts.
+func (s backtestStore) OpenAlerts(ctx context.Context) ([]monitor.Alert, error) {
+	return s.MemoryAlerts.OpenAlerts(ctx)
+}
+func (s backtestStore) SaveTransition(ctx context.Context, a *monitor.Alert, t *monitor.Transition) error {
+	return s.MemoryAlerts.SaveTransition(ctx, a, t)
+}
+func (s backtestStore) UpdateAlert(ctx context.Context, a *monitor.Alert) error {
+	return s.MemoryAlerts.UpdateAlert(ctx, a)
+}
+func (s backtestStore) UnnotifiedTransitions(ctx context.Context) ([]monitor.Event, error) {
+	return s.MemoryAlerts.UnnotifiedTransitions(ctx)
+}
+func (s backtestStore) MarkNotified(ctx context.Context, id int64, at time.Time) error {
+	return s.MemoryAlerts.MarkNotified(ctx, id, at)
+}
+
+// Silences: a backtest announces nothing, so it needs none.
+func (s backtestStore) Silences(context.Context, time.Time) ([]monitor.Silence, error) {
+	return nil, nil
+}
+
+// collector is the backtest's only subscriber: it keeps every announced event.
+type collector struct{ evs []monitor.Event }
+
+func (c *collector) Name() string { return "backtest" }
+func (c *collector) Notify(_ context.Context, ev monitor.Event) error {
+	c.evs = append(c.evs, ev)
+	return nil
+}
+
+// backtestRow is one transition as the backtest prints and writes it.
+type backtestRow struct {
+	At       time.Time          `json:"at"`
+	Watch    string             `json:"watch"`
+	Rule     string             `json:"rule"`
+	RuleType string             `json:"rule_type"`
+	Severity string             `json:"severity"`
+	AlertID  int64              `json:"alert_id"`
+	From     string             `json:"from"`
+	To       string             `json:"to"`
+	Count    int                `json:"count"`
+	Lat      float64            `json:"lat"`
+	Lon      float64            `json:"lon"`
+	First    time.Time          `json:"first_seen"`
+	Last     time.Time          `json:"last_seen"`
+	Stats    map[string]float64 `json:"stats,omitempty"`
+	Summary  string             `json:"summary,omitempty"`
+}
+
+// cmdBacktest replays stored observations (or a file) through the config's
+// watches on a simulated clock with the daemon's engine, and prints every alert
+// transition that would have happened. It notifies no one and writes nothing to
+// the database.
+func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backtest", stderr)
+	cfgPath := fs.String("config", "", "config `FILE` whose watches to replay (default: the embedded default config)")
+	from := fs.String("from", "", "start `TIME` (RFC 3339), required")
+	to := fs.String("to", "", "end `TIME` (RFC 3339), required")
+	step := fs.String("step", "1h", "evaluate every watch every `DURATION` of simulated time")
+	dbPath := fs.String("db", "", "database `FILE` to read observations from (default: the config's)")
+	file := fs.String("file", "", "replay this GeoJSON/CSV `FILE` instead of the database (loaded into a temporary one)")
+	source := fs.String("source", "backtest", "with --file: the source `NAME` its records get (selects a config csv source's options)")
+	preset := fs.String("preset", "", "with --file: csv `PRESET`")
+	jsonOut := fs.String("json", "", "also write the transitions as a JSON array to `FILE`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	start, err := time.Parse(time.RFC3339, *from)
+	if err != nil {
+		return usageError{fmt.Sprintf("backtest: --from: %v", err)}
+	}
+	end, err := time.Parse(time.RFC3339, *to)
+	if err != nil {
+		return usageError{fmt.Sprintf("backtest: --to: %v", err)}
+	}
+	every, err := configs.ParseDuration(*step)
+	if err != nil || every <= 0 {
+		return usageError{fmt.Sprintf("backtest: --step %q: want a positive duration", *step)}
+	}
+	if !end.After(start) {
+		return usageError{"backtest: --to must be after --from"}
+	}
+	_, plan, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	db := *dbPath
+	if db == "" {
+		db = plan.Database
+	}
+	if *file != "" {
+		dir, err := os.MkdirTemp("", "geowatch-backtest-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		db = filepath.Join(dir, "backtest.gpkg")
+		ingestArgs := []string{*file, "--source", *source, "--db", db}
+		if *cfgPath != "" {
+			ingestArgs = append(ingestArgs, "--config", *cfgPath)
+		}
+		if *preset != "" {
+			ingestArgs = append(ingestArgs, "--preset", *preset)
+		}
+		if err := cmdIngest(ctx, ingestArgs, stderr, stderr); err != nil {
+			return fmt.Errorf("backtest: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, db, store.ReadOnly())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engine, err := monitor.NewEngine(ctx, backtestStore{DB: st, MemoryAlerts: monitor.NewMemoryAlerts()}, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	got := &collector{}
+	engine.SetNotifiers([]monitor.Notifier{got})
+
+	steps := int(end.Sub(start)/every) + 1
+	bar := newProgressBar(stderr, int64(steps), "backtest")
+	for now := start; !now.After(end); now = now.Add(every) {
+		for _, w := range plan.Watches {
+			if err := engine.Evaluate(ctx, w.Watch, now); err != nil {
+				return fmt.Errorf("backtest at %s: %w", now.Format(time.RFC3339), err)
+			}
+		}
+		if bar != nil {
+			bar.Add(1) //nolint:errcheck // drawing only
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if bar != nil {
+		bar.Finish() //nolint:errcheck // drawing only
+		fmt.Fprintln(stderr)
+	}
+	rows := make([]backtestRow, 0, len(got.evs))
+	for _, ev := range got.evs {
+		a, t := ev.Alert, ev.Transition
+		rows = append(rows, backtestRow{At: t.At, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
+			Severity: a.Severity.String(), AlertID: a.ID, From: t.From.String(), To: t.To.String(),
+			Count: a.Finding.Count, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
+			First: a.Finding.FirstSeen, Last: a.Finding.LastSeen, Stats: a.Finding.Stats, Summary: a.Summary})
+	}
+	if *jsonOut != "" {
+		data, err := json.MarshalIndent(rows, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o640); err != nil {
+			return fmt.Errorf("backtest: %w", err)
+		}
+	}
+	return writeBacktest(stdout, rows, steps, len(plan.Watches))
+}
+
+func writeBacktest(w io.Writer, rows []backtestRow, steps, watches int) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tWATCH\tRULE\tALERT\tTRANSITION\tCOUNT\tLAT\tLON\tSTATS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s>%s\t%d\t%.4f\t%.4f\t%s\n", r.At.UTC().Format(time.RFC3339), r.Watch, r.Rule,
+			r.AlertID, r.From, r.To, r.Count, r.Lat, r.Lon, formatStats(r.Stats))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d transitions over %d steps of %d watches\n", len(rows), steps, watches)
+	return err
+}
+
+func formatStats(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%.4g", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}

@@ -277,3 +277,26 @@ func TestRedeliveryAfterFailure(t *testing.T) {
 	}
 	wantStates(t, rec2, "firing>resolved")
 }
+
+// TestRestartWhilePending: a pending alert survives a restart with its labels
+// and fires once it has held for For, counted from before the restart.
+func TestRestartWhilePending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.gpkg")
+	db := openStore(t, path)
+	w := countWatch(t, monitor.NamedRule{For: 30 * time.Minute, Labels: map[string]string{"team": "east"}})
+	reports(t, db, "a", vladivostok, 10, t0)
+	evaluate(t, newEngine(t, db, &recorder{}), w, t0)
+	db.Close()
+
+	db2 := openStore(t, path)
+	rec := &recorder{}
+	e := newEngine(t, db2, rec)
+	open := e.OpenAlerts()
+	if len(open) != 1 || open[0].State != monitor.StatePending || !open[0].ActiveAt.Equal(t0) || open[0].Labels["team"] != "east" {
+		t.Fatalf("after restart: %+v, want one pending alert active since %v labelled team=east", open, t0)
+	}
+	evaluate(t, e, w, t0.Add(20*time.Minute))
+	wantStates(t, rec)
+	evaluate(t, e, w, t0.Add(30*time.Minute))
+	wantStates(t, rec, "pending>firing")
+}

@@ -39,7 +39,8 @@ func alertGeometry(a *monitor.Alert) (orb.Geometry, string) {
 }
 
 const alertColumns = `geom, shape, watch, rule, rule_type, severity, state, radius_m, window_s,
-	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids, stats`
+	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids, stats,
+	active_at, last_held_at, last_notified_at, labels, summary`
 
 // alertArgs returns the parameters of a's row in alertColumns order, and the
 // envelope of its geometry for the rtree.
@@ -62,10 +63,25 @@ func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
 	if err != nil {
 		return nil, orb.Bound{}, fmt.Errorf("encode stats: %w", err)
 	}
+	var labels any
+	if len(a.Labels) > 0 {
+		lj, err := json.Marshal(a.Labels)
+		if err != nil {
+			return nil, orb.Bound{}, err
+		}
+		labels = string(lj)
+	}
+	// starts_at is NOT NULL from the first schema, when alerts opened firing: a
+	// pending alert keeps its active_at there until it fires.
+	starts := a.StartsAt
+	if starts.IsZero() {
+		starts = a.ActiveAt
+	}
 	return []any{blob, shape, a.Watch, a.Rule, a.RuleType, a.Severity.String(), a.State.String(),
-		a.RadiusMeters, a.Window.Seconds(), formatTime(a.StartsAt), formatTime(a.UpdatedAt),
+		a.RadiusMeters, a.Window.Seconds(), formatTime(starts), formatTime(a.UpdatedAt),
 		nullTime(a.EndsAt), f.Count, f.Weight, f.Center.Lat(), f.Center.Lon(),
-		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats}, g.Bound(), nil
+		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats,
+		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), labels, nullString(a.Summary)}, g.Bound(), nil
 }
 
 // writeAlert inserts a new alert (a.ID zero) or updates a stored one, and its
@@ -173,7 +189,8 @@ func (db *DB) updateAlert(ctx context.Context, a *monitor.Alert) error {
 
 const alertSelect = `SELECT a.id, a.geom, a.shape, a.watch, a.rule, a.rule_type, a.severity, a.state,
 	a.radius_m, a.window_s, a.starts_at, a.updated_at, a.ends_at, a.count, a.weight, a.lat, a.lon,
-	a.first_seen, a.last_seen, a.fids, a.stats`
+	a.first_seen, a.last_seen, a.fids, a.stats, a.active_at, a.last_held_at, a.last_notified_at,
+	a.labels, a.summary`
 
 var (
 	severities = map[string]monitor.Severity{}
@@ -184,7 +201,7 @@ func init() {
 	for s := monitor.SeverityInfo; s <= monitor.SeverityCritical; s++ {
 		severities[s.String()] = s
 	}
-	for _, s := range []monitor.AlertState{monitor.StateFiring, monitor.StateResolved} {
+	for _, s := range []monitor.AlertState{monitor.StatePending, monitor.StateFiring, monitor.StateResolved} {
 		states[s.String()] = s
 	}
 }
@@ -200,10 +217,12 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 		lat, lon               sql.NullFloat64
 		fids                   string
 		stats                  sql.NullString
+		active, held, notified sql.NullTime
+		labels, summary        sql.NullString
 	)
 	dest := append([]any{&a.ID, &blob, &shape, &a.Watch, &a.Rule, &a.RuleType, &severity, &state,
 		&a.RadiusMeters, &windowS, &a.StartsAt, &a.UpdatedAt, &ends, &a.Finding.Count, &a.Finding.Weight,
-		&lat, &lon, &first, &last, &fids, &stats}, extra...)
+		&lat, &lon, &first, &last, &fids, &stats, &active, &held, &notified, &labels, &summary}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return a, err
 	}
@@ -216,6 +235,15 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 	}
 	if a.State, ok = states[state]; !ok {
 		return a, fmt.Errorf("alert %d: unknown state %q", a.ID, state)
+	}
+	a.ActiveAt, a.LastHeldAt, a.LastNotifiedAt, a.Summary = active.Time, held.Time, notified.Time, summary.String
+	if a.State == monitor.StatePending {
+		a.StartsAt = time.Time{}
+	}
+	if labels.Valid {
+		if err := json.Unmarshal([]byte(labels.String), &a.Labels); err != nil {
+			return a, fmt.Errorf("alert %d: labels: %w", a.ID, err)
+		}
 	}
 	a.Window = time.Duration(windowS * float64(time.Second))
 	a.Finding.Center = orb.Point{lon.Float64, lat.Float64}

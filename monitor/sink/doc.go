@@ -20,6 +20,10 @@
 //	last_seen      string  the finding's latest observation, RFC 3339 UTC
 //	starts_at      string  when the alert started firing, RFC 3339 UTC
 //	ends_at        string  when it resolved, RFC 3339 UTC; resolved events only
+//	summary        string  the rule's summary template, rendered; only when set
+//	labels         object  the rule's labels; only when set
+//	stats          object  the rule's statistics (surge: observed, expected, ratio, p;
+//	                       scan: llr, p, recurrence_days…); only for rules that have them
 //	transition_id  int     the transition's store id
 //
 // The message is "alert firing" or "alert resolved". The alerts file and the

@@ -33,6 +33,9 @@ const (
 	KeyStartsAt     = "starts_at"
 	KeyEndsAt       = "ends_at"
 	KeyTransitionID = "transition_id"
+	KeySummary      = "summary" // the rule's summary template, rendered; only when it has one
+	KeyLabels       = "labels"  // the rule's labels as an object; only when it has some
+	KeyStats        = "stats"   // the rule's statistics (surge: observed, expected, ratio, p); only when it has some
 	// Keys only the alerts file has, beside msg and ts.
 	KeyHull = "hull"
 	KeyFIDs = "fids"
@@ -74,6 +77,15 @@ func Fields(ev monitor.Event) []zap.Field {
 	)
 	if ev.Transition.To == monitor.StateResolved {
 		fs = append(fs, zap.String(KeyEndsAt, timestamp(a.EndsAt)))
+	}
+	if a.Summary != "" {
+		fs = append(fs, zap.String(KeySummary, a.Summary))
+	}
+	if len(a.Labels) > 0 {
+		fs = append(fs, zap.Any(KeyLabels, a.Labels))
+	}
+	if len(f.Stats) > 0 {
+		fs = append(fs, zap.Any(KeyStats, f.Stats))
 	}
 	return append(fs, zap.Int64(KeyTransitionID, ev.Transition.ID))
 }

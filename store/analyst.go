@@ -9,7 +9,7 @@ import (
 
 // exampleDistanceSQL is the README's distance example for the stock sqlite3 shell
 // (Debian's 3.40 has the math functions): the observations within 50 km of
-// Vladivostok observed on 2026-11-26, nearest first within each time. Edit the
+// Vladivostok observed on 2026-11-26, in time order, with their distance. Edit the
 // first line for another place, radius (metres) or window.
 //
 // The R*Tree narrows to the circle's bounding box (the box's half-width in

@@ -177,7 +177,7 @@ func (db *DB) open(ctx context.Context, o options) error {
 	db.w.SetMaxOpenConns(1)
 	db.w.SetConnMaxIdleTime(0)
 	db.w.SetConnMaxLifetime(0)
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, o); err != nil {
 		return err
 	}
 	if err := db.prepareInserts(ctx); err != nil {
@@ -402,8 +402,36 @@ func applied(ctx context.Context, q interface {
 
 // migrate applies the embedded migrations not yet recorded, each in one
 // transaction together with its schema_migrations row.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+//
+// They run on a connection of their own with triggers on: the writer runs none
+// (triggers.go), and a migration that moves or deletes features must keep the
+// GeoPackage R*Trees current through the standard triggers. (geowatch's inert
+// ST_IsEmpty means a migration that inserts or moves geometries must still
+// write their rtree rows itself.) The write lock is taken per migration, and
+// the writer connection is idle meanwhile.
+func (db *DB) migrate(ctx context.Context, o options) error {
+	m, err := sql.Open(driverName, withTriggers(dsn(db.path, o, false)))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	m.SetMaxOpenConns(1)
+	return db.migrateOn(ctx, m)
+}
+
+// withTriggers removes the writer's triggers-off parameter from a DSN.
+func withTriggers(d string) string {
+	base, query, _ := strings.Cut(d, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil { // dsn built it: cannot happen
+		panic(err)
+	}
+	q.Del(triggersOff)
+	return base + "?" + q.Encode()
+}
+
+func (db *DB) migrateOn(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)`); err != nil {
 		return err
 	}
@@ -411,7 +439,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done, err := applied(ctx, db.w)
+	done, err := applied(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -426,7 +454,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := db.apply(ctx, name, string(body)); err != nil {
+		if err := db.apply(ctx, w, name, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		db.log.Info("migration applied", zap.String("version", name), zap.String("path", db.path))
@@ -434,8 +462,8 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) apply(ctx context.Context, name, body string) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *DB) apply(ctx context.Context, w *sql.DB, name, body string) error {
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

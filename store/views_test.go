@@ -268,3 +268,13 @@ func TestWriterTriggersOff(t *testing.T) {
 		t.Errorf("after a delete on another connection: %d rtree rows, want 1 (its trigger ran)", n)
 	}
 }
+
+func TestMigrationsRunTriggers(t *testing.T) {
+	d := withTriggers(dsn("/x/geowatch.gpkg", options{}, false))
+	if strings.Contains(d, triggersOff) || !strings.Contains(d, "_txlock=immediate") {
+		t.Errorf("withTriggers(writer dsn) = %s", d)
+	}
+	if d := dsn("/x/geowatch.gpkg", options{}, false); !strings.Contains(d, triggersOff+"=off") {
+		t.Errorf("writer dsn %s lacks %s=off", d, triggersOff)
+	}
+}

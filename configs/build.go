@@ -125,24 +125,29 @@ func (b *builder) source(path string, s SourceConfig) {
 }
 
 func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
-	opt := geojson.Options{DefaultKind: s.Kind}
-	f := s.Fields
-	if f == nil {
-		return opt
-	}
-	for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil} {
-		if set {
-			b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
+	if f := s.Fields; f != nil {
+		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil} {
+			if set {
+				b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
+			}
+		}
+		switch f.TimeFormat {
+		case "", "auto", "epoch_ms", "epoch_s", "rfc3339":
+		default:
+			b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w: want auto, epoch_ms, epoch_s or rfc3339", ErrUnknown))
 		}
 	}
-	opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
-	opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
-	switch f.TimeFormat {
-	case "", "auto", "epoch_ms", "rfc3339":
-	case "epoch_s":
-		opt.EpochSeconds = true
-	default:
-		b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w: want auto, epoch_ms, epoch_s or rfc3339", ErrUnknown))
+	return s.GeoJSONOptions()
+}
+
+// GeoJSONOptions maps a GeoJSON-reading source's kind and fields onto the
+// parser's options (a one-off import reads files as the daemon would).
+func (s SourceConfig) GeoJSONOptions() geojson.Options {
+	opt := geojson.Options{DefaultKind: s.Kind}
+	if f := s.Fields; f != nil {
+		opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
+		opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
+		opt.EpochSeconds = f.TimeFormat == "epoch_s"
 	}
 	return opt
 }

@@ -56,6 +56,10 @@ type Subscriber struct {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// ValidName reports whether name is acceptable as a source, watch, rule or
+// subscriber name: letters, digits, '_', '.' and '-', at most 64.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
 func (c *Config) setDefaults() {
 	if c.Database == "" {
 		c.Database = DefaultDatabase

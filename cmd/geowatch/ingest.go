@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +32,6 @@ import (
 // cross chunk boundaries with small files.
 var ingestChunk = 50_000
 
-// sourceName is what a config accepts as a source name (configs checks the same).
-var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // cmdIngest imports one file through the engine, as a run of the source NAME:
 // records are validated, stored, rejected and counted in the sources table
 // exactly as when the daemon pulls them.
@@ -55,7 +51,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"ingest takes one FILE"}
 	case *name == "":
 		return usageError{"ingest: --source NAME is required"}
-	case !sourceName.MatchString(*name):
+	case !configs.ValidName(*name):
 		return usageError{fmt.Sprintf("ingest: --source %q: use letters, digits, _ . - (at most 64)", *name)}
 	case *format != "auto" && *format != "geojson" && *format != "csv":
 		return usageError{fmt.Sprintf("ingest: --format %q: want geojson, csv or auto", *format)}
@@ -230,20 +226,13 @@ func csvOptions(preset, name string, checks []daemon.Check) (csv.Options, error)
 		strings.Join(csv.PresetNames(), ", "), name)}
 }
 
-// geojsonOptions are those of the config's source of that name, as configs
-// builds them (the config is already validated); the USGS defaults without one.
+// geojsonOptions are those of the config's source of that name; the USGS
+// defaults without one.
 func geojsonOptions(sources []configs.SourceConfig, name string) geojson.Options {
 	for _, s := range sources {
-		if s.Name != name {
-			continue
+		if s.Name == name {
+			return s.GeoJSONOptions()
 		}
-		opt := geojson.Options{DefaultKind: s.Kind}
-		if f := s.Fields; f != nil {
-			opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
-			opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
-			opt.EpochSeconds = f.TimeFormat == "epoch_s"
-		}
-		return opt
 	}
 	return geojson.Options{}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/monitor/rule"
 	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/store"
 	"github.com/paulmach/orb"
@@ -36,7 +38,7 @@ var (
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	workload := fs.String("workload", "", "workload `CSV` from gen_workload.py --format csv (default: generate it with ../shared/bench/gen_workload.py)")
-	dbPath := fs.String("db", "", "database `FILE` to load into; must not exist (default: a temporary file)")
+	dbPath := fs.String("db", "", "database `FILE` to load into (default: a temporary file); an existing one is measured as it is, without loading")
 	batch := fs.Int("batch", 10000, "rows per ingest transaction")
 	queries := fs.Int("queries", 200, "times to run the query")
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
@@ -51,16 +53,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if *workload == "" {
-		if *workload, err = generateWorkload(ctx, dir, stderr); err != nil {
-			return err
-		}
-	}
 	if *dbPath == "" {
 		*dbPath = filepath.Join(dir, "bench.gpkg")
 	}
-	if _, err := os.Stat(*dbPath); err == nil {
-		return fmt.Errorf("bench: %s exists; give a new file", *dbPath)
+	_, statErr := os.Stat(*dbPath)
+	load := statErr != nil
+	if load && *workload == "" {
+		if *workload, err = generateWorkload(ctx, dir, stderr); err != nil {
+			return err
+		}
 	}
 
 	st, err := store.Open(ctx, *dbPath)
@@ -72,13 +73,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		st.Close()
 		return err
 	}
-	res, loadTime, err := benchLoad(ctx, engine, *workload, *batch)
-	if err != nil {
-		st.Close()
-		return err
+	if load {
+		res, loadTime, err := benchLoad(ctx, engine, *workload, *batch)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "load      %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions)\n",
+			res.Added, loadTime.Seconds(), float64(res.Added)/loadTime.Seconds(), *batch)
+	} else {
+		fmt.Fprintf(stdout, "load      skipped: measuring %s as it is\n", *dbPath)
 	}
-	fmt.Fprintf(stdout, "load      %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions)\n",
-		res.Added, loadTime.Seconds(), float64(res.Added)/loadTime.Seconds(), *batch)
 
 	q := monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil}
 	lat := make([]time.Duration, 0, *queries)
@@ -96,6 +101,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slices.Sort(lat)
 	fmt.Fprintf(stdout, "query Q   %d observations; median %.3f ms, p99 %.3f ms over %d runs\n",
 		answer, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+	if err := benchRules(ctx, engine, stdout); err != nil {
+		st.Close()
+		return err
+	}
 	if err := st.Close(); err != nil {
 		return err
 	}
@@ -108,6 +117,53 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd := exec.CommandContext(ctx, exe, "bench", "--open-only", "--db", *dbPath)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd.Run()
+}
+
+// benchRules evaluates each rule type on 100 watches spread over the workload's
+// area (seeded), as the daemon would at the workload's last instant.
+func benchRules(ctx context.Context, engine *monitor.Engine, stdout io.Writer) error {
+	type ruleCase struct {
+		name string
+		make func() (monitor.Rule, error)
+	}
+	cases := []ruleCase{
+		{"count", func() (monitor.Rule, error) {
+			return rule.NewCount(rule.CountParams{Min: 10, Window: 24 * time.Hour})
+		}},
+		{"cluster", func() (monitor.Rule, error) {
+			return rule.NewCluster(rule.ClusterParams{EpsMeters: 10000, MinPoints: 5, Window: 24 * time.Hour})
+		}},
+		{"surge", func() (monitor.Rule, error) {
+			return rule.NewSurge(rule.SurgeParams{Window: 6 * time.Hour, Baseline: 7 * 24 * time.Hour, Alpha: 0.01, Min: 5})
+		}},
+		{"scan", func() (monitor.Rule, error) {
+			return rule.NewScan(rule.ScanParams{AreaMeters: 100000, Period: 7 * 24 * time.Hour, MaxRadiusMeters: 20000,
+				MaxWindow: 2 * 24 * time.Hour, Replicates: 99, EvalEvery: time.Hour, Recurrence: 72 * time.Hour})
+		}},
+	}
+	rng := rand.New(rand.NewPCG(42, 42))
+	centers := make([]orb.Point, 100)
+	for i := range centers {
+		centers[i] = orb.Point{100 + 50*rng.Float64(), 20 + 35*rng.Float64()}
+	}
+	for _, c := range cases {
+		r, err := c.make()
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		for i, p := range centers {
+			w := &monitor.Watch{Name: fmt.Sprintf("bench-%s-%d", c.name, i), Center: p, RadiusMeters: 50000,
+				Rules: []monitor.NamedRule{{Name: c.name, Type: c.name, Rule: r}}}
+			if err := engine.Evaluate(ctx, w, benchUntil); err != nil {
+				return err
+			}
+		}
+		took := time.Since(start)
+		fmt.Fprintf(stdout, "rule %-7s 100 watches (50 km) evaluated in %.1f ms: %.2f ms per watch\n",
+			c.name, ms(took), ms(took)/float64(len(centers)))
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

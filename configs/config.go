@@ -41,6 +41,13 @@ type Config struct {
 	// MaxFuture rejects observations dated more than this after they arrive;
 	// default 24h, "0s" turns the check off.
 	MaxFuture string `yaml:"max_future"`
+	// Retention, when set (such as "90d"), makes the daemon delete observations,
+	// rejects and resolved alerts older than this on RetentionSchedule; default
+	// off: everything is kept.
+	Retention string `yaml:"retention"`
+	// RetentionSchedule is when the daemon prunes, a cron spec or descriptor;
+	// default "@hourly". Only with Retention.
+	RetentionSchedule string `yaml:"retention_schedule"`
 	// Log sets the process log.
 	Log LogConfig `yaml:"log"`
 	// HTTP, when present, opens the HTTP listener: health, metrics, push.

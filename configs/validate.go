@@ -24,6 +24,8 @@ const (
 	DefaultDatabase      = "./geowatch.gpkg"
 	DefaultWatchSchedule = "@every 1m"
 	DefaultCheckTimeout  = time.Minute
+	// DefaultRetentionSchedule is when the daemon prunes with retention set.
+	DefaultRetentionSchedule = "@hourly"
 )
 
 // Plan is a validated configuration turned into the values the daemon runs.
@@ -41,6 +43,10 @@ type Plan struct {
 	HTTP *HTTP
 	// Push is the push source, served on the HTTP listener; nil without one.
 	Push *Push
+	// Retention is how long rows are kept (store.Prune); zero keeps them all.
+	Retention time.Duration
+	// RetentionSchedule is when the daemon prunes; set only with Retention.
+	RetentionSchedule string
 }
 
 // Subscriber is a validated subscriber: its sink and its filter.
@@ -124,6 +130,7 @@ func (c *Config) Build() (*Plan, error) {
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want json or console", ErrUnknown))
 	}
+	b.retention(c)
 	b.http(c.HTTP)
 	for i, p := range c.Places {
 		b.place(fmt.Sprintf("places[%d]", i), p)
@@ -153,6 +160,35 @@ func (c *Config) Build() (*Plan, error) {
 		return nil, errors.Join(b.errs...)
 	}
 	return b.plan, nil
+}
+
+// retention validates retention and its schedule. A retention shorter than a
+// rule's window would delete observations the rule still counts.
+func (b *builder) retention(c *Config) {
+	if c.Retention == "" {
+		if c.RetentionSchedule != "" {
+			b.fail("retention_schedule", c.RetentionSchedule, fmt.Errorf("%w: retention is not set", ErrNotApplied))
+		}
+		return
+	}
+	d := b.duration("retention", c.Retention, 0)
+	spec := c.RetentionSchedule
+	if spec == "" {
+		spec = DefaultRetentionSchedule
+	}
+	b.schedule("retention_schedule", spec)
+	if d <= 0 {
+		return
+	}
+	for i, w := range c.Watches {
+		for j, r := range w.Rules {
+			if win, err := ParseDuration(r.Window); err == nil && win > d {
+				b.fail("retention", c.Retention, fmt.Errorf("shorter than watches[%d].rules[%d].window %s: the rule would miss observations", i, j, r.Window))
+				return
+			}
+		}
+	}
+	b.plan.Retention, b.plan.RetentionSchedule = d, spec
 }
 
 // builder accumulates the plan and every error found on the way.

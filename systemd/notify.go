@@ -1,7 +1,7 @@
 // Package systemd speaks the service manager's sd_notify protocol (READY=1,
-// STOPPING=1, STATUS=, WATCHDOG=1) over the datagram socket named by
+// RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1) over the datagram socket named by
 // $NOTIFY_SOCKET, and ships geowatch's unit file. It imports only the standard
-// library.
+// library. The unit itself, install.sh and the sysusers.d file live beside it.
 package systemd
 
 import (
@@ -52,16 +52,32 @@ func (n *Notifier) Send(state ...string) error {
 }
 
 // Ready tells systemd start-up is complete, with a status line.
-func (n *Notifier) Ready(status string) error { return n.Send("READY=1", "STATUS="+status) }
+func (n *Notifier) Ready(status string) error { return n.Send("READY=1", "STATUS="+oneLine(status)) }
 
 // Stopping tells systemd the service is shutting down.
 func (n *Notifier) Stopping() error { return n.Send("STOPPING=1", "STATUS=stopping") }
 
+// Reloading tells systemd a configuration reload has begun; Ready ends it.
+// MONOTONIC_USEC= dates the message, as sd_notify(3) asks of RELOADING=1.
+func (n *Notifier) Reloading(status string) error {
+	msg := []string{"RELOADING=1", "STATUS=" + oneLine(status)}
+	if us, ok := monotonicUsec(); ok {
+		msg = append(msg, "MONOTONIC_USEC="+strconv.FormatInt(us, 10))
+	}
+	return n.Send(msg...)
+}
+
 // Status updates the one-line status `systemctl status` shows.
-func (n *Notifier) Status(status string) error { return n.Send("STATUS=" + status) }
+func (n *Notifier) Status(status string) error { return n.Send("STATUS=" + oneLine(status)) }
 
 // Watchdog pings systemd's watchdog.
 func (n *Notifier) Watchdog() error { return n.Send("WATCHDOG=1") }
+
+// oneLine keeps a status to one line: a newline would end the field, and the
+// rest of an error message would be read as another assignment.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // WatchdogInterval returns how often to ping the watchdog: half of
 // $WATCHDOG_USEC, as sd_watchdog_enabled(3) advises; zero when the watchdog is off

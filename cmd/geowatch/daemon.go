@@ -16,7 +16,6 @@ import (
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -137,12 +136,15 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	engine.SetNotifiers(subs.notifiers)
 
 	dopt := daemon.Options{}
+	svc := newService(st, engine, log)
+	svc.options(&dopt)
 	rec := newMetrics(plan, engine)
 	if rec != nil {
 		engine.SetMetrics(rec)
 		dopt.Metrics = rec
 	}
 	d := daemon.New(engine, log, dopt)
+	svc.d = d
 	if _, err := d.Apply(plan.Checks, plan.Watches); err != nil {
 		return err
 	}
@@ -156,6 +158,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 		api.serve(ctx)
 		defer api.wait()
 	}
+	defer startRetention(ctx, plan, st, log)() // stopped before the store closes
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -169,51 +172,26 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 			case <-reloadCtx.Done():
 				return
 			case <-hup:
-				if next, err := reload(cfgPath, plan, d, engine, subs, api, log); err != nil {
+				svc.reloading()
+				next, err := reload(cfgPath, plan, d, engine, subs, api, log)
+				if err != nil {
 					log.Error("reload failed, keeping previous config", zap.Error(err))
 				} else {
 					plan, subs = next.plan, next.subs
 				}
+				svc.reloaded(err)
 			}
 		}
 	}()
-	sd := systemd.NewNotifier()
-	if iv := systemd.WatchdogInterval(); iv > 0 {
-		go watchdog(reloadCtx, sd, iv, st, log)
-	}
-	err = d.Run(ctx, func() {
-		status := fmt.Sprintf("running: %d sources, %d watches, database %s", len(plan.Checks), len(plan.Watches), plan.Database)
-		if err := sd.Ready(status); err != nil {
-			log.Warn("sd_notify failed", zap.Error(err))
-		}
-	})
-	sd.Stopping() //nolint:errcheck // best effort: systemd sees the exit anyway
+	// STOPPING=1 goes out as the stop begins, not after the grace period.
+	stopNotify := context.AfterFunc(ctx, svc.stopping)
+	defer stopNotify()
+	err = d.Run(ctx, svc.ready)
+	svc.stopping()
 	stopReload()
 	<-reloadDone
 	log.Info("stopped")
 	return err
-}
-
-// watchdog pings systemd's watchdog while the store answers, so a daemon whose
-// database is wedged is restarted instead of looking alive.
-func watchdog(ctx context.Context, sd *systemd.Notifier, every time.Duration, st *store.DB, log *zap.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, every)
-			err := st.Ping(pctx)
-			cancel()
-			if err != nil {
-				log.Error("health check failed; not pinging the watchdog", zap.Error(err))
-				continue
-			}
-			sd.Watchdog() //nolint:errcheck // a missed ping is what the watchdog is for
-		}
-	}
 }
 
 type reloaded struct {

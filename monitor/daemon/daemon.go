@@ -50,6 +50,12 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Metrics receives each check run; default monitor.NopMetrics.
 	Metrics monitor.Metrics
+	// Heartbeat, if set, is called by the scheduler every HeartbeatEvery (default
+	// 30 s, at least 1 s) while the schedule runs, under the jobs' context. It is
+	// a cron job like the checks, so it stops when the scheduler is wedged: a
+	// service watchdog pings from it.
+	Heartbeat      func(ctx context.Context)
+	HeartbeatEvery time.Duration
 }
 
 // ParseSchedule parses a schedule as the daemon does: five cron fields, or six
@@ -82,6 +88,24 @@ type Daemon struct {
 	// scheduling is true from the start of the schedule to the start of a stop,
 	// for readiness probes.
 	scheduling atomic.Bool
+
+	lastMu    sync.Mutex // guards lastCheck
+	lastCheck LastCheck
+}
+
+// LastCheck is the most recent check run to finish.
+type LastCheck struct {
+	Source string
+	At     time.Time // when it ended; zero before the first
+	Err    error     // nil on success
+}
+
+// Status is what the daemon schedules and how its checks fare, for a service
+// manager's status line.
+type Status struct {
+	Checks, Watches int
+	Failing         int // checks whose last run failed
+	Last            LastCheck
 }
 
 type checkEntry struct {
@@ -91,6 +115,8 @@ type checkEntry struct {
 	mu       sync.Mutex // guards the fields below; runs of one check never overlap
 	failures int
 	nextTry  time.Time
+
+	failing atomic.Bool // failures > 0, readable without waiting for a run
 }
 
 type watchEntry struct {
@@ -114,6 +140,9 @@ func New(engine *monitor.Engine, log *zap.Logger, opt Options) *Daemon {
 	}
 	if opt.Metrics == nil {
 		opt.Metrics = monitor.NopMetrics{}
+	}
+	if opt.HeartbeatEvery <= 0 {
+		opt.HeartbeatEvery = 30 * time.Second
 	}
 	cl := cronLogger{log.Named("cron")}
 	jobCtx, cancel := context.WithCancel(context.Background())
@@ -246,6 +275,13 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	if ctx.Err() == nil {
 		d.evaluateAll(d.jobCtx)
 	}
+	if hb := d.opt.Heartbeat; hb != nil {
+		d.cron.Schedule(cron.Every(d.opt.HeartbeatEvery), cron.FuncJob(func() {
+			if d.scheduling.Load() {
+				hb(d.jobCtx)
+			}
+		}))
+	}
 	d.cron.Start()
 	d.scheduling.Store(true)
 	if ready != nil {
@@ -277,6 +313,27 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 // Scheduling reports whether the schedule is running: true once Run has made its
 // first pass and started the scheduler, false again as soon as a stop begins.
 func (d *Daemon) Scheduling() bool { return d.scheduling.Load() }
+
+// Status returns what is scheduled, how many checks are failing and the last
+// check run to finish.
+func (d *Daemon) Status() Status {
+	d.mu.Lock()
+	s := Status{Checks: len(d.checks), Watches: len(d.watches)}
+	ces := make([]*checkEntry, 0, len(d.checks))
+	for _, ce := range d.checks {
+		ces = append(ces, ce)
+	}
+	d.mu.Unlock()
+	for _, ce := range ces {
+		if ce.failing.Load() {
+			s.Failing++
+		}
+	}
+	d.lastMu.Lock()
+	s.Last = d.lastCheck
+	d.lastMu.Unlock()
+	return s
+}
 
 func waitOrDone(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
@@ -320,6 +377,10 @@ func (d *Daemon) runCheck(ctx context.Context, ce *checkEntry) {
 	res, err := d.engine.RunCheck(runCtx, ce.Name, ce.Type, ce.Source, now, d.opt.Now)
 	dur := d.opt.Now().Sub(now)
 	d.opt.Metrics.CheckDone(ce.Name, now, dur, err)
+	ce.failing.Store(err != nil)
+	d.lastMu.Lock()
+	d.lastCheck = LastCheck{Source: ce.Name, At: now.Add(dur), Err: err}
+	d.lastMu.Unlock()
 	if err != nil {
 		ce.failures++
 		wait := d.backoff(ce.failures)

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/geowatch/geowatch/store"
+)
+
+// cmdBackup writes a consistent copy of the database to DEST while the daemon
+// runs: one read snapshot (store.Backup), so writers are never blocked.
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backup", stderr)
+	cfgPath := fs.String("config", "", "config `FILE` naming the database (default: the embedded default config)")
+	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"backup takes one DEST"}
+	}
+	dest := pos[0]
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("backup: %s exists; give a new path", dest)
+	}
+	path, err := databasePath(*cfgPath, *dbPath)
+	if err != nil {
+		return err
+	}
+	st, err := openExisting(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	if err := st.Backup(ctx, dest); err != nil {
+		return err
+	}
+	// VACUUM INTO leaves the copy in rollback-journal mode, which a read-only
+	// open (query, export, a read-only restore check) cannot switch back to WAL:
+	// open it once read-write, as the daemon would, so it is ready for either.
+	cp, err := store.Open(ctx, dest)
+	if err == nil {
+		err = cp.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %s written, but it does not open: %w", dest, err)
+	}
+	info, err := os.Stat(dest)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "backed up %s to %s (%.1f MB in %s)\n", path, dest,
+		float64(info.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
+	return err
+}

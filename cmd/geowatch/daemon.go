@@ -110,7 +110,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // reloading the config at cfgPath on SIGHUP.
 func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap.Logger) error {
 	if os.Geteuid() == 0 && os.Getenv("INVOCATION_ID") == "" {
-		log.Warn("running as root outside systemd; prefer the unit's dynamic user")
+		log.Warn("running as root outside systemd; prefer the unit's geowatch user")
 	}
 	durability := store.DurabilityNormal
 	if plan.FullSync {

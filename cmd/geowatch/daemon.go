@@ -15,7 +15,6 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/sink"
-	"github.com/geowatch/geowatch/store"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -112,11 +111,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	if os.Geteuid() == 0 && os.Getenv("INVOCATION_ID") == "" {
 		log.Warn("running as root outside systemd; prefer the unit's geowatch user")
 	}
-	durability := store.DurabilityNormal
-	if plan.FullSync {
-		durability = store.DurabilityFull
-	}
-	st, err := store.Open(ctx, plan.Database, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	st, err := openWritable(ctx, plan.Database, plan, log)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
-	"github.com/geowatch/geowatch/store"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -109,15 +108,11 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if dbFile == "" {
 		dbFile = plan.Database
 	}
-	durability := store.DurabilityNormal
-	if plan.FullSync {
-		durability = store.DurabilityFull
-	}
 	log, err := newLogger(stderr, "warn", "json")
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, dbFile, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	st, err := openWritable(ctx, dbFile, plan, log)
 	if err != nil {
 		return err
 	}

@@ -70,16 +70,10 @@ func (f silenceDB) plan() (*configs.Plan, error) {
 // open opens the database read-write, with the config's durability.
 func (f silenceDB) open(ctx context.Context, plan *configs.Plan, log *zap.Logger) (*store.DB, error) {
 	path := *f.dbPath
-	durability := store.DurabilityNormal
-	if plan != nil {
-		if path == "" {
-			path = plan.Database
-		}
-		if plan.FullSync {
-			durability = store.DurabilityFull
-		}
+	if path == "" && plan != nil {
+		path = plan.Database
 	}
-	return store.Open(ctx, path, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	return openWritable(ctx, path, plan, log)
 }
 
 func silenceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

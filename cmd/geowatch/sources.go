@@ -8,8 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"go.uber.org/zap"
 )
 
 // cmdSources prints the sources table: how each check's last run went and what
@@ -58,6 +60,16 @@ func databasePath(cfgPath, dbPath string) (string, error) {
 		return "", err
 	}
 	return plan.Database, nil
+}
+
+// openWritable opens the database at path read-write as the daemon does: with
+// the durability of plan (normal when plan is nil) and the store's log lines.
+func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger) (*store.DB, error) {
+	durability := store.DurabilityNormal
+	if plan != nil && plan.FullSync {
+		durability = store.DurabilityFull
+	}
+	return store.Open(ctx, path, store.WithDurability(durability), store.WithLogger(log.Named("store")))
 }
 
 func writeSourcesTable(w io.Writer, ss []store.SourceStatus) error {

@@ -84,10 +84,3 @@ func (m *MemoryAlerts) MarkNotified(_ context.Context, id int64, _ time.Time) er
 	m.notified[id] = true
 	return nil
 }
-
-// Transitions returns every transition saved, in order, with the alert as it is now.
-func (m *MemoryAlerts) Transitions() []Transition {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.transitions)
-}

@@ -19,32 +19,11 @@ import (
 )
 
 // backtestStore reads observations from the database and keeps alerts in
-// memory, so a backtest runs the daemon's engine without writing anything.
+// memory, so a backtest runs the daemon's engine without writing anything. It
+// keeps no silences: a backtest announces nothing anyway.
 type backtestStore struct {
-	*store.DB
-	*monitor.MemoryAlerts
-}
-
-// Resolve the methods both embed in favour of the in-memory alerts.
-func (s backtestStore) OpenAlerts(ctx context.Context) ([]monitor.Alert, error) {
-	return s.MemoryAlerts.OpenAlerts(ctx)
-}
-func (s backtestStore) SaveTransition(ctx context.Context, a *monitor.Alert, t *monitor.Transition) error {
-	return s.MemoryAlerts.SaveTransition(ctx, a, t)
-}
-func (s backtestStore) UpdateAlert(ctx context.Context, a *monitor.Alert) error {
-	return s.MemoryAlerts.UpdateAlert(ctx, a)
-}
-func (s backtestStore) UnnotifiedTransitions(ctx context.Context) ([]monitor.Event, error) {
-	return s.MemoryAlerts.UnnotifiedTransitions(ctx)
-}
-func (s backtestStore) MarkNotified(ctx context.Context, id int64, at time.Time) error {
-	return s.MemoryAlerts.MarkNotified(ctx, id, at)
-}
-
-// Silences: a backtest announces nothing, so it needs none.
-func (s backtestStore) Silences(context.Context, time.Time) ([]monitor.Silence, error) {
-	return nil, nil
+	monitor.ObservationStore
+	monitor.AlertStore
 }
 
 // collector is the backtest's only subscriber: it keeps every announced event.
@@ -139,7 +118,7 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	engine, err := monitor.NewEngine(ctx, backtestStore{DB: st, MemoryAlerts: monitor.NewMemoryAlerts()}, zap.NewNop())
+	engine, err := monitor.NewEngine(ctx, backtestStore{ObservationStore: st, AlertStore: monitor.NewMemoryAlerts()}, zap.NewNop())
 	if err != nil {
 		return err
 	}

@@ -30,14 +30,9 @@ type Engine struct {
 	// maxFuture bounds how far ahead of ingest an observation may be dated.
 	maxFuture time.Duration
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the fields below, up to silMu
 	notifiers []Notifier
 	open      map[alertKey][]*Alert // pending and firing alerts by (watch, rule)
-
-	silMu sync.Mutex
-	// silenced remembers the silences active at the last evaluation, to log
-	// the ones that expire.
-	silenced map[int64]Silence
 	// delivered remembers, for transitions some notifier failed to take, which
 	// notifiers did take them, so a retry does not repeat them there.
 	delivered map[int64]map[string]bool
@@ -45,6 +40,11 @@ type Engine struct {
 	// in case the last process died between persisting and notifying, and after a
 	// notifier failed.
 	redeliver bool
+
+	silMu sync.Mutex
+	// silenced remembers the silences active at the last evaluation, to log
+	// the ones that expire.
+	silenced map[int64]Silence
 }
 
 type alertKey struct{ watch, rule string }

@@ -67,13 +67,17 @@ func (f silenceDB) plan() (*configs.Plan, error) {
 	return p, err
 }
 
+// path is --db if set, else the config's database.
+func (f silenceDB) path(plan *configs.Plan) string {
+	if *f.dbPath == "" && plan != nil {
+		return plan.Database
+	}
+	return *f.dbPath
+}
+
 // open opens the database read-write, with the config's durability.
 func (f silenceDB) open(ctx context.Context, plan *configs.Plan, log *zap.Logger) (*store.DB, error) {
-	path := *f.dbPath
-	if path == "" && plan != nil {
-		path = plan.Database
-	}
-	return openWritable(ctx, path, plan, log)
+	return openWritable(ctx, f.path(plan), plan, log)
 }
 
 func silenceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -204,15 +208,13 @@ func silenceList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *format != "table" && *format != "json" {
 		return usageError{fmt.Sprintf("silence list: --format %q: want table or json", *format)}
 	}
-	log, err := newLogger(stderr, "warn", "json")
-	if err != nil {
-		return err
-	}
 	plan, err := db.plan()
 	if err != nil {
 		return err
 	}
-	st, err := db.open(ctx, plan, log)
+	// Listing only reads: open read-only, as the other listing commands do,
+	// so it never migrates or checkpoints a file the daemon is writing.
+	st, err := store.Open(ctx, db.path(plan), store.ReadOnly())
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,20 @@ type Transition struct {
 	At      time.Time
 	From    AlertState // zero for the opening transition
 	To      AlertState
+	// SilenceID is the silence that muted it when it was persisted; zero when
+	// none did.
+	SilenceID int64
+}
+
+// Deliverable reports whether subscribers receive t: a firing transition (also
+// repeated) or a resolution after firing, not muted by a silence. Pending
+// transitions, and the end of an alert that never fired, are only persisted
+// and logged.
+func Deliverable(t Transition) bool { return announced(t) && t.SilenceID == 0 }
+
+// announced reports whether t is one subscribers are told of, silences aside.
+func announced(t Transition) bool {
+	return t.To == StateFiring || t.To == StateResolved && t.From == StateFiring
 }
 
 // Event is a transition with the alert as it stood after it: what sinks receive.

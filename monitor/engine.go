@@ -1,9 +1,11 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -21,25 +23,23 @@ const DefaultMaxFuture = 24 * time.Hour
 const maxRejectLogs = 20
 
 // Engine stores what checks pull and evaluates watches against the store, moving
-// alerts through their lifecycle and handing every transition to the notifiers.
-// Its methods take the instant to act at; it never reads the clock itself.
+// alerts through their lifecycle (Step) and persisting every change before its
+// outbox delivers it to the subscribers. Its methods take the instant to act at;
+// only the outbox's timestamps of deliveries read a clock (SetClock).
+//
+// No lock is held across a sink: evaluations of one watch are serialised by the
+// watch's own lock, the engine-wide lock guards only in-memory maps, and each
+// subscriber drains the persisted transitions on its own goroutine.
 type Engine struct {
 	store   Store
 	log     *zap.Logger
 	metrics Metrics
 	// maxFuture bounds how far ahead of ingest an observation may be dated.
 	maxFuture time.Duration
+	out       *outbox
 
-	mu        sync.Mutex // guards the fields below, up to silMu
-	notifiers []Notifier
-	open      map[alertKey][]*Alert // pending and firing alerts by (watch, rule)
-	// delivered remembers, for transitions some notifier failed to take, which
-	// notifiers did take them, so a retry does not repeat them there.
-	delivered map[int64]map[string]bool
-	// redeliver is set while persisted transitions may be unnotified: at start-up,
-	// in case the last process died between persisting and notifying, and after a
-	// notifier failed.
-	redeliver bool
+	mu      sync.Mutex // guards watches and every watchState's shown
+	watches map[string]*watchState
 
 	silMu sync.Mutex
 	// silenced remembers the silences active at the last evaluation, to log
@@ -47,7 +47,16 @@ type Engine struct {
 	silenced map[int64]Silence
 }
 
-type alertKey struct{ watch, rule string }
+// watchState is one watch's alerts.
+type watchState struct {
+	// eval is held for a whole evaluation (query, rules, step, persist), so a
+	// watch is never evaluated twice at once; it guards open.
+	eval sync.Mutex
+	open map[string][]*Alert // pending and firing alerts by rule
+	// shown is a copy of open for OpenAlerts, replaced after each persist;
+	// guarded by Engine.mu.
+	shown []Alert
+}
 
 // NewEngine returns an engine on st, resuming the alerts that were open when the
 // process last stopped: they are not announced again.
@@ -56,21 +65,48 @@ func NewEngine(ctx context.Context, st Store, log *zap.Logger) (*Engine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("monitor: load open alerts: %w", err)
 	}
-	e := &Engine{store: st, log: log, metrics: NopMetrics{}, maxFuture: DefaultMaxFuture, open: make(map[alertKey][]*Alert),
-		delivered: make(map[int64]map[string]bool), redeliver: true, silenced: map[int64]Silence{}}
+	e := &Engine{store: st, log: log, metrics: NopMetrics{}, maxFuture: DefaultMaxFuture,
+		out: newOutbox(st, log), watches: map[string]*watchState{}, silenced: map[int64]Silence{}}
 	for i := range alerts {
-		a := alerts[i]
-		k := alertKey{a.Watch, a.Rule}
-		e.open[k] = append(e.open[k], &a)
+		a := &alerts[i]
+		ws := e.state(a.Watch)
+		ws.open[a.Rule] = append(ws.open[a.Rule], a)
+	}
+	for _, ws := range e.watches {
+		ws.shown = flatten(ws.open)
 	}
 	return e, nil
 }
 
-// SetNotifiers replaces the subscribers transitions are delivered to.
-func (e *Engine) SetNotifiers(ns []Notifier) {
+// state returns the watch's state, creating it on first use.
+func (e *Engine) state(watch string) *watchState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.notifiers = slices.Clone(ns)
+	ws, ok := e.watches[watch]
+	if !ok {
+		ws = &watchState{open: map[string][]*Alert{}}
+		e.watches[watch] = ws
+	}
+	return ws
+}
+
+func flatten(open map[string][]*Alert) []Alert {
+	var out []Alert
+	for _, as := range open {
+		for _, a := range as {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
+// SetNotifiers replaces the subscribers transitions are delivered to: each gets
+// a courier that delivers from where it left off (a new one from the oldest
+// transition not yet notified). Subscribers no longer listed deliver what was
+// persisted while they were, for up to RetireTimeout; the channel is closed
+// once they stopped and their sinks may be closed.
+func (e *Engine) SetNotifiers(ns []Notifier) <-chan struct{} {
+	return e.out.setNotifiers(ns)
 }
 
 // SetMetrics makes m receive the engine's ingests, evaluations, transitions and
@@ -80,19 +116,31 @@ func (e *Engine) SetMetrics(m Metrics) {
 		m = NopMetrics{}
 	}
 	e.metrics = m
+	e.out.metrics = m
 }
 
-// OpenAlerts returns a copy of the alerts currently pending or firing.
+// SetClock sets the clock that stamps deliveries (subscribers' cursors and
+// notified_at); default time.Now. Call it before SetNotifiers.
+func (e *Engine) SetClock(now func() time.Time) { e.out.now = now }
+
+// Flush waits until every subscriber has every transition persisted so far, or
+// ctx ends.
+func (e *Engine) Flush(ctx context.Context) error { return e.out.flush(ctx) }
+
+// Close lets the subscribers deliver until ctx ends, then stops them. What they
+// did not deliver stays persisted and is delivered after the next start.
+func (e *Engine) Close(ctx context.Context) error { return e.out.close(ctx) }
+
+// OpenAlerts returns a copy of the alerts currently pending or firing. It never
+// waits for an evaluation, the store or a subscriber.
 func (e *Engine) OpenAlerts() []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Alert
-	for _, as := range e.open {
-		for _, a := range as {
-			out = append(out, *a)
-		}
+	for _, ws := range e.watches {
+		out = append(out, ws.shown...)
 	}
-	slices.SortFunc(out, func(a, b Alert) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b Alert) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -214,72 +262,200 @@ func (e *Engine) logRejects(source string, b Batch) {
 	}
 }
 
-// deliverLocked hands ev to every notifier and marks it notified when all took
-// it. A notifier that fails gets it again from Redeliver; the others do not.
-func (e *Engine) deliverLocked(ctx context.Context, ev Event, silences []Silence) {
-	id := ev.Transition.ID
-	done := e.delivered[id]
-	ok := true
-	notifiers := e.notifiers
-	if !announced(ev.Transition) {
-		notifiers = nil
-	} else if s, ok := silencedBy(silences, ev); ok {
-		e.log.Info("alert silenced", zap.Int64("alert_id", ev.Alert.ID), zap.String("watch", ev.Alert.Watch),
-			zap.String("rule", ev.Alert.Rule), zap.String("state", ev.Transition.To.String()), zap.Int64("silence_id", s.ID))
-		notifiers = nil
+// Evaluate runs every rule of w at now and moves its alerts through their
+// lifecycle (Step). One query reads what all its rules need; the changes of all
+// its rules are persisted in one store call, and only then delivered, by the
+// outbox. When the store refuses them nothing advances: the next evaluation
+// computes them again.
+func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
+	ws := e.state(w.Name)
+	ws.eval.Lock()
+	defer ws.eval.Unlock()
+	obs, err := e.observationsFor(ctx, w, now)
+	if err != nil {
+		return err
 	}
-	for _, n := range notifiers {
-		if done[n.Name()] {
+	v := newViews(w, obs, now)
+	next := make(map[string][]*Alert, len(w.Rules))
+	var changes []Change
+	for _, nr := range w.Rules {
+		done := e.metrics.RuleEvaluation(w.Name, nr.Name)
+		findings := nr.Rule.Evaluate(v.input(nr))
+		open, ch := Step(ws.open[nr.Name], w, nr, findings, now)
+		done()
+		if len(open) > 0 {
+			next[nr.Name] = open
+		}
+		changes = append(changes, ch...)
+	}
+	// Alerts of rules w no longer has stay open until Retire ends them.
+	for rule, as := range ws.open {
+		if !slices.ContainsFunc(w.Rules, func(nr NamedRule) bool { return nr.Name == rule }) {
+			next[rule] = as
+		}
+	}
+	if err := e.commit(ctx, ws, next, changes, now); err != nil {
+		return fmt.Errorf("monitor: watch %s: %w", w.Name, err)
+	}
+	return nil
+}
+
+// observationsFor reads, in one query, what every rule of w needs: the longest
+// window, the farthest reach, and the union of kinds.
+func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) ([]Observation, error) {
+	var window time.Duration
+	var reach float64
+	var kinds []string
+	allKinds := false
+	for _, nr := range w.Rules {
+		window = max(window, nr.Rule.Window())
+		reach = max(reach, nr.Rule.ReachMeters())
+		if k := nr.Rule.Kinds(); len(k) == 0 {
+			allKinds = true
+		} else {
+			kinds = append(kinds, k...)
+		}
+	}
+	if allKinds {
+		kinds = nil
+	}
+	slices.Sort(kinds)
+	q := Query{Area: w.Area(reach), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
+	obs, err := e.store.Observations(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: watch %s: query observations: %w", w.Name, err)
+	}
+	return obs, nil
+}
+
+// commit persists one step of a watch (ws.eval held), then makes next its open
+// alerts and wakes the outbox. Deliverable transitions that a silence mutes are
+// marked with it, so no subscriber receives them.
+func (e *Engine) commit(ctx context.Context, ws *watchState, next map[string][]*Alert, changes []Change, now time.Time) error {
+	if len(changes) > 0 {
+		e.silence(ctx, changes, now)
+		if err := e.store.SaveAlerts(ctx, changes); err != nil {
+			return err
+		}
+	}
+	ws.open = next
+	shown := flatten(next)
+	e.mu.Lock()
+	ws.shown = shown
+	e.mu.Unlock()
+	var last int64
+	for _, c := range changes {
+		t := c.Transition
+		if t == nil {
 			continue
 		}
-		err := n.Notify(ctx, ev)
-		e.metrics.Notified(n.Name(), err)
-		if err != nil {
-			ok = false
-			e.log.Error("alert notification failed", zap.String("subscriber", n.Name()),
-				zap.Int64("alert_id", ev.Alert.ID), zap.Int64("transition_id", id), zap.Error(err))
-			continue
+		last = max(last, t.ID)
+		e.metrics.Transitioned(*c.Alert, *t)
+		if !announced(*t) {
+			e.log.Info("alert "+t.To.String(), zap.Int64("alert_id", c.Alert.ID), zap.String("watch", c.Alert.Watch),
+				zap.String("rule", c.Alert.Rule), zap.String("state", t.To.String()), zap.Int("count", c.Alert.Finding.Count),
+				zap.Int64("transition_id", t.ID))
+		} else if t.SilenceID != 0 {
+			e.log.Info("alert silenced", zap.Int64("alert_id", c.Alert.ID), zap.String("watch", c.Alert.Watch),
+				zap.String("rule", c.Alert.Rule), zap.String("state", t.To.String()), zap.Int64("silence_id", t.SilenceID),
+				zap.Int64("transition_id", t.ID))
 		}
-		if done == nil {
-			done = make(map[string]bool)
-			e.delivered[id] = done
-		}
-		done[n.Name()] = true
 	}
-	if !ok {
-		e.redeliver = true
+	if last > 0 {
+		e.out.persisted(ctx, last, now)
+	}
+	return nil
+}
+
+// silence marks the announced transitions among changes that a silence in force
+// at now mutes.
+func (e *Engine) silence(ctx context.Context, changes []Change, now time.Time) {
+	if !slices.ContainsFunc(changes, func(c Change) bool { return c.Transition != nil && announced(*c.Transition) }) {
 		return
 	}
-	delete(e.delivered, id)
-	if err := e.store.MarkNotified(ctx, id, ev.Transition.At); err != nil {
-		// Not fatal: the transition is delivered; after a restart it would be
-		// delivered again, which at-least-once allows.
-		e.log.Error("mark transition notified", zap.Int64("transition_id", id), zap.Error(err))
+	silences := e.silences(ctx, now)
+	for _, c := range changes {
+		if c.Transition != nil && announced(*c.Transition) {
+			if s, ok := silencedBy(silences, Event{Alert: *c.Alert, Transition: *c.Transition}); ok {
+				c.Transition.SilenceID = s.ID
+			}
+		}
 	}
 }
 
-// Redeliver hands every persisted transition not yet marked notified to the
-// notifiers that have not taken it: after a crash between persisting and
-// notifying, or after a notifier failed. Delivery is at-least-once.
-func (e *Engine) Redeliver(ctx context.Context) error {
+// Retire resolves the open alerts of watches and rules that are no longer
+// configured, so that a reload which removes a rule does not leave its alert
+// firing forever. Their resolved events reach the subscribers configured now.
+func (e *Engine) Retire(ctx context.Context, watches []*Watch, now time.Time) error {
+	keep := map[string]map[string]bool{}
+	for _, w := range watches {
+		keep[w.Name] = map[string]bool{}
+		for _, nr := range w.Rules {
+			keep[w.Name][nr.Name] = true
+		}
+	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.redeliver {
+	states := maps.Clone(e.watches)
+	e.mu.Unlock()
+	var errs []error
+	for name, ws := range states {
+		ws.eval.Lock()
+		next := map[string][]*Alert{}
+		var changes []Change
+		for rule, as := range ws.open {
+			if keep[name][rule] {
+				next[rule] = as
+				continue
+			}
+			for _, a := range as {
+				a := ptrTo(*a)
+				changes = append(changes, Change{a, transition(NamedRule{}, a, StateResolved, now)})
+			}
+		}
+		if len(changes) > 0 {
+			if err := e.commit(ctx, ws, next, changes, now); err != nil {
+				errs = append(errs, fmt.Errorf("monitor: resolve alerts of watch %s: %w", name, err))
+			}
+		}
+		ws.eval.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// silences returns the silences in force at now, when the store keeps
+// silences, and logs the ones that ended since the last call.
+func (e *Engine) silences(ctx context.Context, now time.Time) []Silence {
+	ss, ok := e.store.(SilenceStore)
+	if !ok {
 		return nil
 	}
-	// Listed under the lock, so a transition being delivered right now by another
-	// evaluation is either already marked or not yet persisted.
-	evs, err := e.store.UnnotifiedTransitions(ctx)
+	list, err := ss.Silences(ctx, now)
 	if err != nil {
-		return fmt.Errorf("monitor: list unnotified transitions: %w", err)
+		e.log.Error("list silences; notifying as if none", zap.Error(err))
+		return nil
 	}
-	e.redeliver = false
-	var silences []Silence
-	if len(evs) > 0 {
-		silences = e.silences(ctx, evs[0].Transition.At)
+	e.silMu.Lock()
+	defer e.silMu.Unlock()
+	active := make(map[int64]Silence, len(list))
+	for _, s := range list {
+		active[s.ID] = s
 	}
-	for _, ev := range evs {
-		e.deliverLocked(ctx, ev, silences)
+	for id, s := range e.silenced {
+		if _, still := active[id]; !still {
+			e.log.Info("silence expired", zap.Int64("silence_id", id), zap.String("watch", s.Watch),
+				zap.String("rule", s.Rule), zap.String("comment", s.Comment))
+		}
 	}
-	return nil
+	e.silenced = active
+	return list
+}
+
+// silencedBy returns the silence that mutes ev, if any.
+func silencedBy(silences []Silence, ev Event) (Silence, bool) {
+	for _, s := range silences {
+		if s.Matches(ev.Alert, ev.Transition.At) {
+			return s, true
+		}
+	}
+	return Silence{}, false
 }

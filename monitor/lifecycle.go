@@ -2,19 +2,23 @@ package monitor
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/geowatch/geowatch/geo"
-	"go.uber.org/zap"
 )
 
-// Evaluate runs every rule of w at now and moves its alerts through their
-// lifecycle, the Alertmanager way plus geography:
+// Change is one alert's new state after a Step, and the transition that made
+// it; Transition is nil when only the alert's finding changed.
+type Change struct {
+	Alert      *Alert
+	Transition *Transition
+}
+
+// Step moves the open alerts of one rule of w through their lifecycle given the
+// rule's findings at now, the Alertmanager way plus geography:
 //
 //   - a finding that matches no open alert opens one: pending while the rule has
 //     held for less than its For, then firing;
@@ -24,105 +28,25 @@ import (
 //     KeepFiringFor ago: a pending one just ends;
 //   - a firing alert is announced again every Repeat.
 //
-// Transitions are persisted before they are announced; pending transitions are
-// logged but not announced, and silenced ones are persisted but not announced.
-func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
-	obs, err := e.observationsFor(ctx, w, now)
-	if err != nil {
-		return err
-	}
-	silences := e.silences(ctx, now)
-	var errs []error
-	for _, nr := range w.Rules {
-		done := e.metrics.RuleEvaluation(w.Name, nr.Name)
-		in := rulesInput(w, nr, obs, now)
-		findings := nr.Rule.Evaluate(now, w, in)
-		err := e.step(ctx, w, nr, findings, now, silences)
-		done()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("watch %s rule %s: %w", w.Name, nr.Name, err))
-		}
-	}
-	if err := e.Redeliver(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// observationsFor reads, in one query, what every rule of w needs: the longest
-// window, the farthest reach, and the union of kinds.
-func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) ([]Observation, error) {
-	var window time.Duration
-	var reach float64
-	var kinds []string
-	allKinds := false
-	for _, nr := range w.Rules {
-		window = max(window, nr.Rule.Window())
-		reach = max(reach, nr.Rule.ReachMeters())
-		if k := nr.Rule.Kinds(); len(k) == 0 {
-			allKinds = true
-		} else {
-			kinds = append(kinds, k...)
-		}
-	}
-	if allKinds {
-		kinds = nil
-	}
-	slices.Sort(kinds)
-	q := Query{Area: w.Area(reach), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
-	obs, err := e.store.Observations(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("monitor: watch %s: query observations: %w", w.Name, err)
-	}
-	return obs, nil
-}
-
-// rulesInput narrows the watch's observations to what one rule reads: its
-// window, kinds, reach, sources and precisions.
-func rulesInput(w *Watch, nr NamedRule, obs []Observation, now time.Time) []Observation {
-	r := nr.Rule
-	since := now.Add(-r.Window())
-	area := w.Area(r.ReachMeters())
-	kinds := r.Kinds()
-	out := make([]Observation, 0, len(obs))
-	for i := range obs {
-		o := &obs[i]
-		if o.Time.Before(since) || !o.Time.Before(now) ||
-			len(kinds) > 0 && !slices.Contains(kinds, o.Kind) ||
-			!nr.Select.Match(o) || !area.Contains(o.Point) {
-			continue
-		}
-		out = append(out, *o)
-	}
-	return out
-}
-
-// step applies one rule's findings to its open alerts.
-func (e *Engine) step(ctx context.Context, w *Watch, nr NamedRule, findings []Finding, now time.Time, silences []Silence) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := alertKey{w.Name, nr.Name}
-	open := e.open[key]
+// It is pure: open is not modified, and next (the alerts still open) and changes
+// point to fresh copies. New alerts have ID 0 until the store saves them.
+func Step(open []*Alert, w *Watch, nr NamedRule, findings []Finding, now time.Time) (next []*Alert, changes []Change) {
 	pairs, lone := match(open, findings, nr.Rule.ReachMeters())
-	var errs []error
-	var keep []*Alert
-	for i, a := range open {
-		f, ok := pairs[i]
-		if !ok {
-			if a.State == StateFiring && now.Sub(a.LastHeldAt) < nr.KeepFiringFor {
-				keep = append(keep, a) // hysteresis: a flicker does not resolve it
-				continue
+	for i, old := range open {
+		a := ptrTo(*old)
+		f, held := pairs[i]
+		switch {
+		case held:
+			if t := hold(w, nr, a, findings[f], now); t != nil || !sameFinding(old.Finding, a.Finding) {
+				changes = append(changes, Change{a, t})
 			}
-			if err := e.closeLocked(ctx, a, now, silences); err != nil {
-				errs = append(errs, err)
-				keep = append(keep, a) // try again next evaluation
-			}
-			continue
+			next = append(next, a)
+		case a.State == StateFiring && now.Sub(a.LastHeldAt) < nr.KeepFiringFor:
+			next = append(next, a) // hysteresis: a flicker does not resolve it
+		default:
+			// The rule's summary stays as it was rendered while it held.
+			changes = append(changes, Change{a, transition(NamedRule{}, a, StateResolved, now)})
 		}
-		if err := e.holdLocked(ctx, w, nr, a, findings[f], now, silences); err != nil {
-			errs = append(errs, err)
-		}
-		keep = append(keep, a)
 	}
 	for _, f := range lone {
 		a := &Alert{
@@ -134,85 +58,49 @@ func (e *Engine) step(ctx context.Context, w *Watch, nr NamedRule, findings []Fi
 		if nr.For <= 0 {
 			to = StateFiring
 		}
-		if err := e.transitionLocked(ctx, nr, a, to, now, silences); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		keep = append(keep, a)
+		changes = append(changes, Change{a, transition(nr, a, to, now)})
+		next = append(next, a)
 	}
-	if len(keep) == 0 {
-		delete(e.open, key)
-	} else {
-		e.open[key] = keep
-	}
-	return errors.Join(errs...)
+	return next, changes
 }
 
-// holdLocked advances an open alert whose rule still holds: pending to firing
-// once held for For, a repeat announcement every Repeat, else an update when the
-// finding changed.
-func (e *Engine) holdLocked(ctx context.Context, w *Watch, nr NamedRule, a *Alert, f Finding, now time.Time, silences []Silence) error {
+func ptrTo(a Alert) *Alert { return &a }
+
+// hold advances a, an open alert whose rule still holds with finding f: pending
+// to firing once held for For, a repeat announcement every Repeat. It returns
+// the transition, or nil when the state stays (the finding may have changed).
+func hold(w *Watch, nr NamedRule, a *Alert, f Finding, now time.Time) *Transition {
 	changed := !sameFinding(a.Finding, f)
 	a.Finding, a.LastHeldAt = f, now
 	a.Severity, a.RadiusMeters, a.Window, a.Labels = nr.Severity, w.RadiusMeters, nr.Rule.Window(), maps.Clone(nr.Labels)
 	switch {
 	case a.State == StatePending && now.Sub(a.ActiveAt) >= nr.For:
-		return e.transitionLocked(ctx, nr, a, StateFiring, now, silences)
+		return transition(nr, a, StateFiring, now)
 	case a.State == StateFiring && nr.Repeat > 0 && now.Sub(a.LastNotifiedAt) >= nr.Repeat:
-		return e.transitionLocked(ctx, nr, a, StateFiring, now, silences)
+		return transition(nr, a, StateFiring, now)
 	case changed:
 		a.UpdatedAt = now
-		if err := e.store.UpdateAlert(ctx, a); err != nil {
-			return fmt.Errorf("update alert %d: %w", a.ID, err)
-		}
 	}
 	return nil
 }
 
-// closeLocked resolves a firing alert, or ends a pending one, that no finding
-// matches any more.
-func (e *Engine) closeLocked(ctx context.Context, a *Alert, now time.Time, silences []Silence) error {
-	return e.transitionLocked(ctx, NamedRule{}, a, StateResolved, now, silences)
-}
-
-// transitionLocked moves a to state to at now: it persists the new state and the
-// transition in one step, then logs and delivers it. On a store error a is left
-// as it was.
-func (e *Engine) transitionLocked(ctx context.Context, nr NamedRule, a *Alert, to AlertState, now time.Time, silences []Silence) error {
-	next := *a
-	next.State, next.UpdatedAt = to, now
+// transition moves a to state to at now and returns the transition.
+func transition(nr NamedRule, a *Alert, to AlertState, now time.Time) *Transition {
+	t := &Transition{AlertID: a.ID, At: now, From: a.State, To: to}
+	a.State, a.UpdatedAt = to, now
 	switch to {
 	case StateFiring:
-		if a.State != StateFiring {
-			next.StartsAt = now
+		if t.From != StateFiring {
+			a.StartsAt = now
 		}
-		next.LastNotifiedAt = now
+		a.LastNotifiedAt = now
 	case StateResolved:
-		next.EndsAt = now
+		a.EndsAt = now
 	}
 	if nr.Summary != nil {
-		next.Summary = renderSummary(nr, &next)
+		a.Summary = renderSummary(nr, a)
 	}
-	t := &Transition{AlertID: a.ID, At: now, From: a.State, To: to}
-	if err := e.store.SaveTransition(ctx, &next, t); err != nil {
-		return fmt.Errorf("save %s transition of alert %d: %w", to, a.ID, err)
-	}
-	*a = next
-	e.metrics.Transitioned(next, *t)
-	if !announced(*t) {
-		e.log.Info("alert "+to.String(), zap.Int64("alert_id", a.ID), zap.String("watch", a.Watch),
-			zap.String("rule", a.Rule), zap.String("state", to.String()), zap.Int("count", a.Finding.Count),
-			zap.Int64("transition_id", t.ID))
-	}
-	e.deliverLocked(ctx, Event{Alert: next, Transition: *t}, silences)
-	return nil
-}
-
-// announced reports whether subscribers receive a transition: firing (also
-// repeated) and resolved after firing. Pending ones, and the end of an alert that
-// never fired, are only persisted and logged.
-func announced(t Transition) bool {
-	return t.To == StateFiring || t.To == StateResolved && t.From == StateFiring
+	return t
 }
 
 // match pairs open alerts with findings: an alert keeps the finding that shares
@@ -324,76 +212,4 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm", d/time.Minute)
 	}
 	return d.String()
-}
-
-// Retire resolves the open alerts of watches and rules that are no longer
-// configured, so that a reload which removes a rule does not leave its alert
-// firing forever.
-func (e *Engine) Retire(ctx context.Context, watches []*Watch, now time.Time) error {
-	keep := map[alertKey]bool{}
-	for _, w := range watches {
-		for _, nr := range w.Rules {
-			keep[alertKey{w.Name, nr.Name}] = true
-		}
-	}
-	silences := e.silences(ctx, now)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for k, as := range e.open {
-		if keep[k] {
-			continue
-		}
-		var left []*Alert
-		for _, a := range as {
-			if err := e.closeLocked(ctx, a, now, silences); err != nil {
-				errs = append(errs, err)
-				left = append(left, a)
-			}
-		}
-		if len(left) == 0 {
-			delete(e.open, k)
-		} else {
-			e.open[k] = left
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// silences returns the silences in force at now, when the store keeps
-// silences, and logs the ones that ended since the last call.
-func (e *Engine) silences(ctx context.Context, now time.Time) []Silence {
-	ss, ok := e.store.(SilenceStore)
-	if !ok {
-		return nil
-	}
-	list, err := ss.Silences(ctx, now)
-	if err != nil {
-		e.log.Error("list silences; notifying as if none", zap.Error(err))
-		return nil
-	}
-	e.silMu.Lock()
-	defer e.silMu.Unlock()
-	active := make(map[int64]Silence, len(list))
-	for _, s := range list {
-		active[s.ID] = s
-	}
-	for id, s := range e.silenced {
-		if _, still := active[id]; !still {
-			e.log.Info("silence expired", zap.Int64("silence_id", id), zap.String("watch", s.Watch),
-				zap.String("rule", s.Rule), zap.String("comment", s.Comment))
-		}
-	}
-	e.silenced = active
-	return list
-}
-
-// silencedBy returns the silence that mutes ev, if any.
-func silencedBy(silences []Silence, ev Event) (Silence, bool) {
-	for _, s := range silences {
-		if s.Matches(ev.Alert, ev.Transition.At) {
-			return s, true
-		}
-	}
-	return Silence{}, false
 }

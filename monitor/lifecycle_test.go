@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
@@ -24,6 +25,15 @@ type recorder struct {
 }
 
 func (r *recorder) Name() string { return "recorder" }
+
+func (r *recorder) setFail(fail bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = fail
+}
+
+// deliveryRetry is longer than the outbox's first backoff.
+const deliveryRetry = 2 * time.Second
 
 func (r *recorder) Notify(_ context.Context, ev monitor.Event) error {
 	r.mu.Lock()
@@ -93,7 +103,15 @@ func newEngine(t *testing.T, db *store.DB, rec *recorder) *monitor.Engine {
 		t.Fatal(err)
 	}
 	e.SetNotifiers([]monitor.Notifier{rec})
+	t.Cleanup(func() { closeEngine(t, e) })
 	return e
+}
+
+// closeEngine stops e's subscribers, giving them a (bubble) second to deliver.
+func closeEngine(t *testing.T, e *monitor.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	e.Close(ctx) //nolint:errcheck // a failing subscriber may still be owed alerts
 }
 
 func evaluate(t *testing.T, e *monitor.Engine, w *monitor.Watch, at time.Time) {
@@ -103,8 +121,11 @@ func evaluate(t *testing.T, e *monitor.Engine, w *monitor.Watch, at time.Time) {
 	}
 }
 
+// wantStates checks what rec was told once every subscriber is idle or waiting
+// to retry. Call it in a synctest bubble.
 func wantStates(t *testing.T, rec *recorder, want ...string) {
 	t.Helper()
+	synctest.Wait()
 	got := rec.states()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("announced %v, want %v", got, want)
@@ -114,114 +135,124 @@ func wantStates(t *testing.T, rec *recorder, want ...string) {
 // TestPendingFiringResolved: an alert holds pending for For without being
 // announced, then fires, then resolves when the activity leaves the window.
 func TestPendingFiringResolved(t *testing.T) {
-	db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{For: 10 * time.Minute})
-	reports(t, db, "a", vladivostok, 5, t0)
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{For: 10 * time.Minute})
+		reports(t, db, "a", vladivostok, 5, t0)
 
-	evaluate(t, e, w, t0)
-	wantStates(t, rec)
-	if open := e.OpenAlerts(); len(open) != 1 || open[0].State != monitor.StatePending {
-		t.Fatalf("open alerts = %+v, want one pending", open)
-	}
-	evaluate(t, e, w, t0.Add(5*time.Minute))
-	wantStates(t, rec)
-	evaluate(t, e, w, t0.Add(10*time.Minute))
-	wantStates(t, rec, "pending>firing")
-	evaluate(t, e, w, t0.Add(2*time.Hour)) // the reports left the 1 h window
-	wantStates(t, rec, "pending>firing", "firing>resolved")
-	if open := e.OpenAlerts(); len(open) != 0 {
-		t.Errorf("open alerts after resolving = %+v", open)
-	}
+		evaluate(t, e, w, t0)
+		wantStates(t, rec)
+		if open := e.OpenAlerts(); len(open) != 1 || open[0].State != monitor.StatePending {
+			t.Fatalf("open alerts = %+v, want one pending", open)
+		}
+		evaluate(t, e, w, t0.Add(5*time.Minute))
+		wantStates(t, rec)
+		evaluate(t, e, w, t0.Add(10*time.Minute))
+		wantStates(t, rec, "pending>firing")
+		evaluate(t, e, w, t0.Add(2*time.Hour)) // the reports left the 1 h window
+		wantStates(t, rec, "pending>firing", "firing>resolved")
+		if open := e.OpenAlerts(); len(open) != 0 {
+			t.Errorf("open alerts after resolving = %+v", open)
+		}
+	})
 }
 
 // TestPendingThatEnds: activity that stops before For never announces anything.
 func TestPendingThatEnds(t *testing.T) {
-	db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{For: 2 * time.Hour})
-	reports(t, db, "a", vladivostok, 5, t0)
-	evaluate(t, e, w, t0)
-	evaluate(t, e, w, t0.Add(90*time.Minute))
-	wantStates(t, rec)
-	if open := e.OpenAlerts(); len(open) != 0 {
-		t.Errorf("open alerts = %+v, want none", open)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{For: 2 * time.Hour})
+		reports(t, db, "a", vladivostok, 5, t0)
+		evaluate(t, e, w, t0)
+		evaluate(t, e, w, t0.Add(90*time.Minute))
+		wantStates(t, rec)
+		if open := e.OpenAlerts(); len(open) != 0 {
+			t.Errorf("open alerts = %+v, want none", open)
+		}
+	})
 }
 
 // TestKeepFiringFor: a rule that stops holding briefly does not resolve the
 // alert within keep_firing_for, and the alert keeps its id when it holds again.
 func TestKeepFiringFor(t *testing.T) {
-	db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{KeepFiringFor: 30 * time.Minute})
-	reports(t, db, "a", vladivostok, 3, t0)
-	evaluate(t, e, w, t0)
-	id := e.OpenAlerts()[0].ID
-	evaluate(t, e, w, t0.Add(50*time.Minute)) // still holding
-	evaluate(t, e, w, t0.Add(58*time.Minute)) // the oldest report left: 2 < 3, not holding
-	wantStates(t, rec, "none>firing")
-	reports(t, db, "b", vladivostok, 3, t0.Add(70*time.Minute))
-	evaluate(t, e, w, t0.Add(70*time.Minute)) // holds again within 30 min
-	wantStates(t, rec, "none>firing")
-	if open := e.OpenAlerts(); len(open) != 1 || open[0].ID != id {
-		t.Errorf("open alerts = %+v, want alert %d still firing", open, id)
-	}
-	evaluate(t, e, w, t0.Add(4*time.Hour))
-	wantStates(t, rec, "none>firing", "firing>resolved")
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{KeepFiringFor: 30 * time.Minute})
+		reports(t, db, "a", vladivostok, 3, t0)
+		evaluate(t, e, w, t0)
+		id := e.OpenAlerts()[0].ID
+		evaluate(t, e, w, t0.Add(50*time.Minute)) // still holding
+		evaluate(t, e, w, t0.Add(58*time.Minute)) // the oldest report left: 2 < 3, not holding
+		wantStates(t, rec, "none>firing")
+		reports(t, db, "b", vladivostok, 3, t0.Add(70*time.Minute))
+		evaluate(t, e, w, t0.Add(70*time.Minute)) // holds again within 30 min
+		wantStates(t, rec, "none>firing")
+		if open := e.OpenAlerts(); len(open) != 1 || open[0].ID != id {
+			t.Errorf("open alerts = %+v, want alert %d still firing", open, id)
+		}
+		evaluate(t, e, w, t0.Add(4*time.Hour))
+		wantStates(t, rec, "none>firing", "firing>resolved")
+	})
 }
 
 // TestRepeat re-announces a firing alert every Repeat.
 func TestRepeat(t *testing.T) {
-	db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{Repeat: 20 * time.Minute})
-	reports(t, db, "a", vladivostok, 10, t0.Add(time.Hour))
-	for m := 0; m <= 45; m += 15 {
-		evaluate(t, e, w, t0.Add(time.Hour+time.Duration(m)*time.Minute))
-	}
-	// Announced at 0, again at 30 (20 min passed at 30, not yet at 15), not at 45.
-	wantStates(t, rec, "none>firing", "firing>firing")
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{Repeat: 20 * time.Minute})
+		reports(t, db, "a", vladivostok, 10, t0.Add(time.Hour))
+		for m := 0; m <= 45; m += 15 {
+			evaluate(t, e, w, t0.Add(time.Hour+time.Duration(m)*time.Minute))
+		}
+		// Announced at 0, again at 30 (20 min passed at 30, not yet at 15), not at 45.
+		wantStates(t, rec, "none>firing", "firing>firing")
+	})
 }
 
 // TestClusterIdentity: two separate clusters open two alerts; one that persists
 // keeps its alert while the other resolves.
 func TestClusterIdentity(t *testing.T) {
-	db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	r, err := rule.NewCluster(rule.ClusterParams{EpsMeters: 2000, MinPoints: 3, Window: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &monitor.Watch{Name: "vlad", Center: vladivostok, RadiusMeters: 50000,
-		Rules: []monitor.NamedRule{{Name: "cluster", Type: "cluster", Rule: r}}}
-	east := orb.Point{vladivostok[0] + 0.2, vladivostok[1]} // about 16 km east
-	reports(t, db, "centre", vladivostok, 4, t0)
-	reports(t, db, "east", east, 4, t0.Add(-40*time.Minute))
-	evaluate(t, e, w, t0)
-	open := e.OpenAlerts()
-	if len(open) != 2 {
-		t.Fatalf("open alerts = %d, want 2 (one per cluster)", len(open))
-	}
-	reports(t, db, "centre2", vladivostok, 4, t0.Add(30*time.Minute))
-	evaluate(t, e, w, t0.Add(30*time.Minute)) // the east cluster has left the window
-	after := e.OpenAlerts()
-	if len(after) != 1 {
-		t.Fatalf("open alerts = %+v, want 1", after)
-	}
-	centre := open[0]
-	if geoDist(open[1].Finding.Center, vladivostok) < geoDist(centre.Finding.Center, vladivostok) {
-		centre = open[1]
-	}
-	if after[0].ID != centre.ID {
-		t.Errorf("the persisting centre cluster has alert %d, want its first alert %d", after[0].ID, centre.ID)
-	}
-	wantStates(t, rec, "none>firing", "none>firing", "firing>resolved")
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		r, err := rule.NewCluster(rule.ClusterParams{EpsMeters: 2000, MinPoints: 3, Window: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &monitor.Watch{Name: "vlad", Center: vladivostok, RadiusMeters: 50000,
+			Rules: []monitor.NamedRule{{Name: "cluster", Type: "cluster", Rule: r}}}
+		east := orb.Point{vladivostok[0] + 0.2, vladivostok[1]} // about 16 km east
+		reports(t, db, "centre", vladivostok, 4, t0)
+		reports(t, db, "east", east, 4, t0.Add(-40*time.Minute))
+		evaluate(t, e, w, t0)
+		open := e.OpenAlerts()
+		if len(open) != 2 {
+			t.Fatalf("open alerts = %d, want 2 (one per cluster)", len(open))
+		}
+		reports(t, db, "centre2", vladivostok, 4, t0.Add(30*time.Minute))
+		evaluate(t, e, w, t0.Add(30*time.Minute)) // the east cluster has left the window
+		after := e.OpenAlerts()
+		if len(after) != 1 {
+			t.Fatalf("open alerts = %+v, want 1", after)
+		}
+		centre := open[0]
+		if geoDist(open[1].Finding.Center, vladivostok) < geoDist(centre.Finding.Center, vladivostok) {
+			centre = open[1]
+		}
+		if after[0].ID != centre.ID {
+			t.Errorf("the persisting centre cluster has alert %d, want its first alert %d", after[0].ID, centre.ID)
+		}
+		wantStates(t, rec, "none>firing", "none>firing", "firing>resolved")
+	})
 }
 
 func geoDist(a, b orb.Point) float64 { return (a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) }
@@ -229,74 +260,78 @@ func geoDist(a, b orb.Point) float64 { return (a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[
 // TestRestartKeepsState: a new engine on the same file resumes the firing alert
 // without announcing it again, and still resolves it.
 func TestRestartKeepsState(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "g.gpkg")
-	db := openStore(t, path)
-	rec := &recorder{}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{})
-	reports(t, db, "a", vladivostok, 5, t0)
-	evaluate(t, e, w, t0)
-	db.Close()
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "g.gpkg")
+		db := openStore(t, path)
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{})
+		reports(t, db, "a", vladivostok, 5, t0)
+		evaluate(t, e, w, t0)
+		db.Close()
 
-	db2 := openStore(t, path)
-	rec2 := &recorder{}
-	e2 := newEngine(t, db2, rec2)
-	evaluate(t, e2, w, t0.Add(time.Minute))
-	wantStates(t, rec2)
-	evaluate(t, e2, w, t0.Add(3*time.Hour))
-	wantStates(t, rec2, "firing>resolved")
+		db2 := openStore(t, path)
+		rec2 := &recorder{}
+		e2 := newEngine(t, db2, rec2)
+		evaluate(t, e2, w, t0.Add(time.Minute))
+		wantStates(t, rec2)
+		evaluate(t, e2, w, t0.Add(3*time.Hour))
+		wantStates(t, rec2, "firing>resolved")
+	})
 }
 
 // TestRedeliveryAfterFailure: a subscriber that fails gets the transition again
-// on a later evaluation; a crash before delivery is made good after restart.
+// after its backoff, once; a stop before delivery is made good after restart.
 func TestRedeliveryAfterFailure(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "g.gpkg")
-	db := openStore(t, path)
-	rec := &recorder{fail: true}
-	e := newEngine(t, db, rec)
-	w := countWatch(t, monitor.NamedRule{})
-	reports(t, db, "a", vladivostok, 5, t0)
-	evaluate(t, e, w, t0)
-	wantStates(t, rec)
-	rec.fail = false
-	evaluate(t, e, w, t0.Add(time.Minute))
-	wantStates(t, rec, "none>firing")
-	evaluate(t, e, w, t0.Add(2*time.Minute))
-	wantStates(t, rec, "none>firing") // once, not again
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "g.gpkg")
+		db := openStore(t, path)
+		rec := &recorder{fail: true}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{})
+		reports(t, db, "a", vladivostok, 5, t0)
+		evaluate(t, e, w, t0)
+		wantStates(t, rec)
+		rec.setFail(false)
+		time.Sleep(deliveryRetry) // the bubble's clock: the courier's backoff
+		wantStates(t, rec, "none>firing")
+		evaluate(t, e, w, t0.Add(2*time.Minute))
+		wantStates(t, rec, "none>firing") // once, not again
 
-	// A transition persisted but never delivered (the process died) is delivered
-	// by the next process.
-	rec.fail = true
-	evaluate(t, e, w, t0.Add(3*time.Hour))
-	db.Close()
-	db2 := openStore(t, path)
-	rec2 := &recorder{}
-	e2 := newEngine(t, db2, rec2)
-	if err := e2.Redeliver(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	wantStates(t, rec2, "firing>resolved")
+		// A transition persisted but never delivered (the process died) is delivered
+		// by the next process.
+		rec.setFail(true)
+		evaluate(t, e, w, t0.Add(3*time.Hour))
+		closeEngine(t, e)
+		db.Close()
+		db2 := openStore(t, path)
+		rec2 := &recorder{}
+		newEngine(t, db2, rec2)
+		wantStates(t, rec2, "firing>resolved")
+	})
 }
 
 // TestRestartWhilePending: a pending alert survives a restart with its labels
 // and fires once it has held for For, counted from before the restart.
 func TestRestartWhilePending(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "g.gpkg")
-	db := openStore(t, path)
-	w := countWatch(t, monitor.NamedRule{For: 30 * time.Minute, Labels: map[string]string{"team": "east"}})
-	reports(t, db, "a", vladivostok, 10, t0)
-	evaluate(t, newEngine(t, db, &recorder{}), w, t0)
-	db.Close()
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "g.gpkg")
+		db := openStore(t, path)
+		w := countWatch(t, monitor.NamedRule{For: 30 * time.Minute, Labels: map[string]string{"team": "east"}})
+		reports(t, db, "a", vladivostok, 10, t0)
+		evaluate(t, newEngine(t, db, &recorder{}), w, t0)
+		db.Close()
 
-	db2 := openStore(t, path)
-	rec := &recorder{}
-	e := newEngine(t, db2, rec)
-	open := e.OpenAlerts()
-	if len(open) != 1 || open[0].State != monitor.StatePending || !open[0].ActiveAt.Equal(t0) || open[0].Labels["team"] != "east" {
-		t.Fatalf("after restart: %+v, want one pending alert active since %v labelled team=east", open, t0)
-	}
-	evaluate(t, e, w, t0.Add(20*time.Minute))
-	wantStates(t, rec)
-	evaluate(t, e, w, t0.Add(30*time.Minute))
-	wantStates(t, rec, "pending>firing")
+		db2 := openStore(t, path)
+		rec := &recorder{}
+		e := newEngine(t, db2, rec)
+		open := e.OpenAlerts()
+		if len(open) != 1 || open[0].State != monitor.StatePending || !open[0].ActiveAt.Equal(t0) || open[0].Labels["team"] != "east" {
+			t.Fatalf("after restart: %+v, want one pending alert active since %v labelled team=east", open, t0)
+		}
+		evaluate(t, e, w, t0.Add(20*time.Minute))
+		wantStates(t, rec)
+		evaluate(t, e, w, t0.Add(30*time.Minute))
+		wantStates(t, rec, "pending>firing")
+	})
 }

@@ -12,17 +12,18 @@ import (
 // backtest pairs it with the real observation store, so that replaying history
 // through the engine never writes to the database the daemon uses.
 type MemoryAlerts struct {
-	mu          sync.Mutex
-	alerts      map[int64]Alert
-	transitions []Transition
-	notified    map[int64]bool
+	mu      sync.Mutex
+	alerts  map[int64]Alert
+	events  []Event // every transition, with its alert as the transition left it
+	cursors map[string]int64
+	marked  int64
 }
 
 var _ AlertStore = (*MemoryAlerts)(nil)
 
 // NewMemoryAlerts returns an empty in-memory alert store.
 func NewMemoryAlerts() *MemoryAlerts {
-	return &MemoryAlerts{alerts: map[int64]Alert{}, notified: map[int64]bool{}}
+	return &MemoryAlerts{alerts: map[int64]Alert{}, cursors: map[string]int64{}}
 }
 
 // OpenAlerts returns the alerts not resolved.
@@ -39,48 +40,71 @@ func (m *MemoryAlerts) OpenAlerts(context.Context) ([]Alert, error) {
 	return out, nil
 }
 
-// SaveTransition stores a and t, numbering them as a database would.
-func (m *MemoryAlerts) SaveTransition(_ context.Context, a *Alert, t *Transition) error {
+// SaveAlerts stores the changes, numbering alerts and transitions as a database
+// would.
+func (m *MemoryAlerts) SaveAlerts(_ context.Context, changes []Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if a.ID == 0 {
-		a.ID = int64(len(m.alerts) + 1)
-	}
-	t.ID = int64(len(m.transitions) + 1)
-	t.AlertID = a.ID
-	m.alerts[a.ID] = *a
-	m.transitions = append(m.transitions, *t)
-	return nil
-}
-
-// UpdateAlert stores a's latest finding.
-func (m *MemoryAlerts) UpdateAlert(_ context.Context, a *Alert) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.alerts[a.ID]; !ok {
-		return fmt.Errorf("monitor: update alert %d: no such alert", a.ID)
-	}
-	m.alerts[a.ID] = *a
-	return nil
-}
-
-// UnnotifiedTransitions returns the transitions not marked notified.
-func (m *MemoryAlerts) UnnotifiedTransitions(context.Context) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Event
-	for _, t := range m.transitions {
-		if !m.notified[t.ID] {
-			out = append(out, Event{Alert: m.alerts[t.AlertID], Transition: t})
+	for _, c := range changes {
+		if c.Alert.ID != 0 {
+			if _, ok := m.alerts[c.Alert.ID]; !ok {
+				return fmt.Errorf("monitor: save alert %d: no such alert", c.Alert.ID)
+			}
 		}
 	}
-	return out, nil
+	for _, c := range changes {
+		a := c.Alert
+		if a.ID == 0 {
+			a.ID = int64(len(m.alerts) + 1)
+		}
+		m.alerts[a.ID] = *a
+		if t := c.Transition; t != nil {
+			t.ID, t.AlertID = int64(len(m.events)+1), a.ID
+			m.events = append(m.events, Event{Alert: *a, Transition: *t})
+		}
+	}
+	return nil
 }
 
-// MarkNotified marks a transition notified.
-func (m *MemoryAlerts) MarkNotified(_ context.Context, id int64, _ time.Time) error {
+// Events returns every transition stored, in order, with its alert as the
+// transition left it.
+func (m *MemoryAlerts) Events() []Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.notified[id] = true
+	return slices.Clone(m.events)
+}
+
+// TransitionsAfter returns up to limit transitions after the one numbered after.
+func (m *MemoryAlerts) TransitionsAfter(_ context.Context, after int64, limit int) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := int(min(max(after, 0), int64(len(m.events))))
+	return slices.Clone(m.events[i:min(i+limit, len(m.events))]), nil
+}
+
+// Cursor returns the last transition subscriber has: for one never seen, the
+// last one not yet marked notified everywhere.
+func (m *MemoryAlerts) Cursor(_ context.Context, subscriber string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.cursors[subscriber]; ok {
+		return c, nil
+	}
+	return m.marked, nil
+}
+
+// SetCursor records subscriber's place.
+func (m *MemoryAlerts) SetCursor(_ context.Context, subscriber string, id int64, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cursors[subscriber] = id
+	return nil
+}
+
+// MarkNotified records that every subscriber has the transitions up to upTo.
+func (m *MemoryAlerts) MarkNotified(_ context.Context, upTo int64, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.marked = max(m.marked, upTo)
 	return nil
 }

@@ -10,8 +10,11 @@ import (
 )
 
 // Rule decides whether activity clusters at a watch. Rules are pure: the same
-// observations and instant give the same findings, so backtests and tests run them
-// on any clock.
+// input gives the same findings, so backtests and tests run them on any clock.
+//
+// A rule never reads the store nor builds the watch's area: the engine reads
+// one window for all of a watch's rules and hands each the observations it
+// reads (Input.Obs).
 type Rule interface {
 	// Window is how far before now the rule reads observations.
 	Window() time.Duration
@@ -20,10 +23,20 @@ type Rule interface {
 	ReachMeters() float64
 	// Kinds restricts the observations the rule reads; empty means all.
 	Kinds() []string
-	// Evaluate returns what holds at now among obs, which are the observations of
-	// [now-Window, now) within the watch's shape grown by ReachMeters. No finding
-	// means the rule does not hold.
-	Evaluate(now time.Time, w *Watch, obs []Observation) []Finding
+	// Evaluate returns what holds in in. No finding means the rule does not hold.
+	Evaluate(in Input) []Finding
+}
+
+// Input is what a rule evaluates: the observations it reads at one instant.
+type Input struct {
+	Now   time.Time
+	Watch *Watch
+	// Obs are the observations of [Now-Window, Now) of the rule's kinds,
+	// sources and precisions, within the watch's area grown by the rule's
+	// reach, sorted by (Time, FID, ID) so that whatever is computed from them,
+	// down to the rounding of sums, does not depend on how the store returned
+	// them. They are shared with the watch's other rules: read-only.
+	Obs []*Observation
 }
 
 // Finding is one instance of a rule holding: the activity an alert reports.
@@ -41,34 +54,40 @@ type Finding struct {
 }
 
 // Watch is a watched place and the rules evaluated for it: a circle (Center and
-// RadiusMeters) or, when Shape is set, a polygon.
+// RadiusMeters) or, when Shape is set, another shape such as a geo.Polygon.
+// Its methods are the one place that says what the watched area is.
 type Watch struct {
-	Name   string
-	Place  string    // the place name it was configured with, if any
-	Center orb.Point // a circle's centre; a polygon's centroid, for display
-	// RadiusMeters is a circle's radius; zero for a polygon.
+	Name  string
+	Place string // the place name it was configured with, if any
+	// Center is a circle's centre, or a polygon's centroid: where a watch is
+	// shown, and the longitude rules unwrap others around, so that neighbours
+	// across the antimeridian stay neighbours.
+	Center orb.Point
+	// RadiusMeters is a circle's radius; zero for other shapes.
 	RadiusMeters float64
-	// Shape is the watched area when it is not the circle, such as a
-	// geo.Polygon; nil for a circle.
+	// Shape is the watched area when it is not the circle; nil for a circle.
 	Shape Shape
 	Rules []NamedRule
 }
 
-// Area returns the watch's shape grown by reach metres: what a rule that looks
-// reach beyond the watch reads.
+// Area returns the watch's shape grown by reach metres: what a rule that reads
+// reach beyond the watch reads. A polygon's own buffer and reach add up once.
 func (w *Watch) Area(reach float64) Shape {
 	switch s := w.Shape.(type) {
 	case nil:
-		return geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters + reach}
+		return geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters}.Buffered(reach)
+	case geo.Circle:
+		return s.Buffered(reach)
 	case geo.Polygon:
-		if reach > 0 {
-			return s.Buffered(s.BufferMeters() + reach)
-		}
-		return s
+		return s.Buffered(reach)
 	default:
-		return s
+		return s // a shape geo cannot grow is read as it is
 	}
 }
+
+// Contains reports whether p is in the watch's own area, as a finding's centre
+// must be.
+func (w *Watch) Contains(p orb.Point) bool { return w.Area(0).Contains(p) }
 
 // NamedRule is a rule as configured on a watch, with its alerting policy.
 type NamedRule struct {

@@ -39,20 +39,24 @@ type ObservationStore interface {
 	RecordCheck(ctx context.Context, run CheckRun) error
 }
 
-// AlertStore persists alerts and their transitions.
+// AlertStore persists alerts and their transitions, and is the outbox they are
+// delivered from.
 type AlertStore interface {
 	// OpenAlerts returns the alerts that are not resolved, to resume after a restart.
 	OpenAlerts(ctx context.Context) ([]Alert, error)
-	// SaveTransition stores a's new state and the transition row in one
-	// transaction, setting a.ID on a new alert and t.ID.
-	SaveTransition(ctx context.Context, a *Alert, t *Transition) error
-	// UpdateAlert saves a firing alert's latest finding without a transition.
-	UpdateAlert(ctx context.Context, a *Alert) error
-	// UnnotifiedTransitions returns persisted transitions not yet marked notified,
-	// oldest first, with their alerts, so a restart re-sends them.
-	UnnotifiedTransitions(ctx context.Context) ([]Event, error)
-	// MarkNotified records that a transition was handed to every sink.
-	MarkNotified(ctx context.Context, transitionID int64, at time.Time) error
+	// SaveAlerts stores one evaluation's changes in one transaction, setting the
+	// IDs of new alerts and of the transitions; on error it stores nothing.
+	SaveAlerts(ctx context.Context, changes []Change) error
+	// TransitionsAfter returns up to limit persisted transitions with ids above
+	// after, oldest first, with their alerts: a subscriber's queue.
+	TransitionsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// Cursor returns the id of the last transition subscriber has; one never
+	// seen before starts at the oldest transition not yet notified.
+	Cursor(ctx context.Context, subscriber string) (int64, error)
+	// SetCursor records that subscriber has every transition up to id.
+	SetCursor(ctx context.Context, subscriber string, id int64, at time.Time) error
+	// MarkNotified records that every subscriber has the transitions up to id.
+	MarkNotified(ctx context.Context, upTo int64, at time.Time) error
 }
 
 // Store is everything the engine needs of the database.

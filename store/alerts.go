@@ -119,16 +119,19 @@ func writeAlert(ctx context.Context, tx *sql.Tx, a *monitor.Alert) (int64, error
 	return id, err
 }
 
-// SaveTransition stores a's state and t in one transaction. A new alert (a.ID
-// zero) is inserted; on success a.ID, t.ID and t.AlertID are set.
-func (db *DB) SaveTransition(ctx context.Context, a *monitor.Alert, t *monitor.Transition) error {
-	if err := db.saveTransition(ctx, a, t); err != nil {
-		return fmt.Errorf("store: save %s transition of alert %s/%s in %s: %w", t.To, a.Watch, a.Rule, db.path, err)
+// SaveAlerts stores the changes of one evaluation in one transaction: each
+// alert's new state (a new alert, ID zero, is inserted) and its transition, if
+// any. On success the alerts' IDs and the transitions' IDs and AlertIDs are set;
+// on failure nothing is stored and nothing is set. A transition that subscribers
+// do not receive (pending ones, silenced ones) is marked notified at once.
+func (db *DB) SaveAlerts(ctx context.Context, changes []monitor.Change) error {
+	if err := db.saveAlerts(ctx, changes); err != nil {
+		return fmt.Errorf("store: save %d alert changes in %s: %w", len(changes), db.path, err)
 	}
 	return nil
 }
 
-func (db *DB) saveTransition(ctx context.Context, a *monitor.Alert, t *monitor.Transition) error {
+func (db *DB) saveAlerts(ctx context.Context, changes []monitor.Change) error {
 	if db.w == nil {
 		return errReadOnly
 	}
@@ -137,18 +140,30 @@ func (db *DB) saveTransition(ctx context.Context, a *monitor.Alert, t *monitor.T
 		return err
 	}
 	defer tx.Rollback()
-	id, err := writeAlert(ctx, tx, a)
-	if err != nil {
-		return err
-	}
-	var from any
-	if t.From != 0 {
-		from = t.From.String()
-	}
-	var tid int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO alert_transitions (alert_id, at, from_state, to_state)
-		VALUES (?, ?, ?, ?) RETURNING id`, id, formatTime(t.At), from, t.To.String()).Scan(&tid); err != nil {
-		return err
+	ids := make([]int64, len(changes))
+	tids := make([]int64, len(changes))
+	for i, c := range changes {
+		if ids[i], err = writeAlert(ctx, tx, c.Alert); err != nil {
+			return fmt.Errorf("alert %s/%s: %w", c.Alert.Watch, c.Alert.Rule, err)
+		}
+		t := c.Transition
+		if t == nil {
+			continue
+		}
+		var from, silence, notified any
+		if t.From != 0 {
+			from = t.From.String()
+		}
+		if t.SilenceID != 0 {
+			silence = t.SilenceID
+		}
+		if !monitor.Deliverable(*t) {
+			notified = formatTime(t.At)
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO alert_transitions (alert_id, at, from_state, to_state, silence_id, notified_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, ids[i], formatTime(t.At), from, t.To.String(), silence, notified).Scan(&tids[i]); err != nil {
+			return fmt.Errorf("%s transition of alert %s/%s: %w", t.To, c.Alert.Watch, c.Alert.Rule, err)
+		}
 	}
 	if err := db.checkFile(); err != nil {
 		return err
@@ -156,35 +171,13 @@ func (db *DB) saveTransition(ctx context.Context, a *monitor.Alert, t *monitor.T
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	a.ID, t.ID, t.AlertID = id, tid, id
-	return nil
-}
-
-// UpdateAlert saves a stored alert's latest finding without a transition.
-func (db *DB) UpdateAlert(ctx context.Context, a *monitor.Alert) error {
-	err := db.updateAlert(ctx, a)
-	if err != nil {
-		return fmt.Errorf("store: update alert %d in %s: %w", a.ID, db.path, err)
+	for i, c := range changes {
+		c.Alert.ID = ids[i]
+		if c.Transition != nil {
+			c.Transition.ID, c.Transition.AlertID = tids[i], ids[i]
+		}
 	}
 	return nil
-}
-
-func (db *DB) updateAlert(ctx context.Context, a *monitor.Alert) error {
-	if db.w == nil {
-		return errReadOnly
-	}
-	if a.ID == 0 {
-		return fmt.Errorf("alert %s/%s was never saved: %w", a.Watch, a.Rule, ErrNotFound)
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := writeAlert(ctx, tx, a); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 const alertSelect = `SELECT a.id, a.geom, a.shape, a.watch, a.rule, a.rule_type, a.severity, a.state,
@@ -332,22 +325,22 @@ func (db *DB) alerts(ctx context.Context, q string, args ...any) ([]monitor.Aler
 	return as, rows.Err()
 }
 
-// UnnotifiedTransitions returns the transitions not yet marked notified, oldest
-// first, each with its alert. Only the alert's latest state is stored, so the
-// event's alert is the current row with State (and a cleared EndsAt for a firing
-// transition) set as the transition left it.
-func (db *DB) UnnotifiedTransitions(ctx context.Context) ([]monitor.Event, error) {
-	evs, err := db.unnotified(ctx)
+// TransitionsAfter returns up to limit transitions with ids above after, in id
+// order, each with its alert: a subscriber's queue. Only the alert's latest
+// state is stored, so the event's alert is the current row with State (and a
+// cleared EndsAt for a firing transition) set as the transition left it.
+func (db *DB) TransitionsAfter(ctx context.Context, after int64, limit int) ([]monitor.Event, error) {
+	evs, err := db.transitionsAfter(ctx, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: unnotified transitions in %s: %w", db.path, err)
+		return nil, fmt.Errorf("store: transitions after %d in %s: %w", after, db.path, err)
 	}
 	return evs, nil
 }
 
-func (db *DB) unnotified(ctx context.Context) ([]monitor.Event, error) {
-	rows, err := db.r.QueryContext(ctx, alertSelect+`, t.id, t.at, t.from_state, t.to_state
+func (db *DB) transitionsAfter(ctx context.Context, after int64, limit int) ([]monitor.Event, error) {
+	rows, err := db.r.QueryContext(ctx, alertSelect+`, t.id, t.at, t.from_state, t.to_state, t.silence_id
 		FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id
-		WHERE t.notified_at IS NULL ORDER BY t.id`)
+		WHERE t.id > ? ORDER BY t.id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -355,15 +348,16 @@ func (db *DB) unnotified(ctx context.Context) ([]monitor.Event, error) {
 	var evs []monitor.Event
 	for rows.Next() {
 		var (
-			t    monitor.Transition
-			to   string
-			from sql.NullString
+			t       monitor.Transition
+			to      string
+			from    sql.NullString
+			silence sql.NullInt64
 		)
-		a, err := scanAlert(rows, &t.ID, &t.At, &from, &to)
+		a, err := scanAlert(rows, &t.ID, &t.At, &from, &to, &silence)
 		if err != nil {
 			return nil, err
 		}
-		t.AlertID = a.ID
+		t.AlertID, t.SilenceID = a.ID, silence.Int64
 		var ok bool
 		if t.To, ok = states[to]; !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
@@ -382,20 +376,45 @@ func (db *DB) unnotified(ctx context.Context) ([]monitor.Event, error) {
 	return evs, rows.Err()
 }
 
-// MarkNotified records that transition id was handed to every sink at at.
-func (db *DB) MarkNotified(ctx context.Context, id int64, at time.Time) error {
-	if db.w == nil {
-		return fmt.Errorf("store: mark transition %d notified in %s: %w", id, db.path, errReadOnly)
-	}
-	r, err := db.w.ExecContext(ctx, `UPDATE alert_transitions SET notified_at = ? WHERE id = ?`, formatTime(at), id)
-	if err == nil {
-		var n int64
-		if n, err = r.RowsAffected(); err == nil && n == 0 {
-			err = ErrNotFound
-		}
-	}
+// Cursor returns the last transition subscriber has. A subscriber never seen
+// before starts before the oldest transition not yet notified, or after the
+// last one when every one is: it receives what is still being delivered, not
+// the history.
+func (db *DB) Cursor(ctx context.Context, subscriber string) (int64, error) {
+	var id int64
+	err := db.r.QueryRowContext(ctx, `SELECT coalesce(
+		(SELECT transition_id FROM subscriber_cursors WHERE subscriber = ?),
+		(SELECT min(id) - 1 FROM alert_transitions WHERE notified_at IS NULL),
+		(SELECT max(id) FROM alert_transitions),
+		0)`, subscriber).Scan(&id)
 	if err != nil {
-		return fmt.Errorf("store: mark transition %d notified in %s: %w", id, db.path, err)
+		return 0, fmt.Errorf("store: cursor of subscriber %s in %s: %w", subscriber, db.path, err)
+	}
+	return id, nil
+}
+
+// SetCursor records that subscriber has every transition up to id.
+func (db *DB) SetCursor(ctx context.Context, subscriber string, id int64, at time.Time) error {
+	if db.w == nil {
+		return fmt.Errorf("store: set cursor of subscriber %s in %s: %w", subscriber, db.path, errReadOnly)
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO subscriber_cursors (subscriber, transition_id, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (subscriber) DO UPDATE SET transition_id = excluded.transition_id, updated_at = excluded.updated_at`,
+		subscriber, id, formatTime(at))
+	if err != nil {
+		return fmt.Errorf("store: set cursor of subscriber %s in %s: %w", subscriber, db.path, err)
+	}
+	return nil
+}
+
+// MarkNotified records that every subscriber has the transitions up to id.
+func (db *DB) MarkNotified(ctx context.Context, upTo int64, at time.Time) error {
+	if db.w == nil {
+		return fmt.Errorf("store: mark transitions notified in %s: %w", db.path, errReadOnly)
+	}
+	_, err := db.w.ExecContext(ctx, `UPDATE alert_transitions SET notified_at = ? WHERE id <= ? AND notified_at IS NULL`, formatTime(at), upTo)
+	if err != nil {
+		return fmt.Errorf("store: mark transitions up to %d notified in %s: %w", upTo, db.path, err)
 	}
 	return nil
 }

@@ -72,13 +72,13 @@ func TestAlertLifecycle(t *testing.T) {
 		t.Errorf("event alerts: %v/%v then %v, want firing (no end) then resolved",
 			evs[0].Alert.State, evs[0].Alert.EndsAt, evs[1].Alert.State)
 	}
-	if err := db.MarkNotified(t.Context(), open.ID, t0.Add(2*time.Hour)); err != nil {
+	if err := db.markOne(t.Context(), open.ID, t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if evs, _ := db.UnnotifiedTransitions(t.Context()); len(evs) != 1 || evs[0].Transition.ID != resolve.ID {
 		t.Errorf("after MarkNotified: %+v, want only the resolve", evs)
 	}
-	if err := db.MarkNotified(t.Context(), 999, t0); !errors.Is(err, ErrNotFound) {
+	if err := db.markOne(t.Context(), 999, t0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("MarkNotified(999) = %v, want ErrNotFound", err)
 	}
 	b := testAlert()

@@ -53,7 +53,7 @@ func TestPrune(t *testing.T) {
 		}
 		for _, id := range ids {
 			if notify {
-				if err := db.MarkNotified(t.Context(), id, ends); err != nil {
+				if err := db.markOne(t.Context(), id, ends); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -79,7 +79,7 @@ func TestOpenMigrations(t *testing.T) {
 		{"integrity", "PRAGMA integrity_check", "ok"},
 		{"srs rows", "SELECT group_concat(srs_id) FROM (SELECT srs_id FROM gpkg_spatial_ref_sys ORDER BY srs_id)", "-1,0,4326"},
 		{"layers", "SELECT group_concat(table_name || ':' || data_type) FROM (SELECT * FROM gpkg_contents ORDER BY table_name)",
-			"alert_transitions:attributes,alerts:features,observations:features,rejects:attributes,silences:attributes,sources:attributes"},
+			"alert_transitions:attributes,alerts:features,observations:features,rejects:attributes,silences:attributes,sources:attributes,subscriber_cursors:attributes"},
 		{"rtree extensions", "SELECT group_concat(table_name) FROM (SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' ORDER BY 1)", "alerts,observations"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -137,7 +137,7 @@ func TestViews(t *testing.T) {
 	if err := db.SaveTransition(t.Context(), &resolved, &end); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.MarkNotified(t.Context(), open.ID, t0.Add(time.Minute)); err != nil {
+	if err := db.markOne(t.Context(), open.ID, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []monitor.CheckRun{

@@ -26,15 +26,6 @@ type backtestStore struct {
 	monitor.AlertStore
 }
 
-// collector is the backtest's only subscriber: it keeps every announced event.
-type collector struct{ evs []monitor.Event }
-
-func (c *collector) Name() string { return "backtest" }
-func (c *collector) Notify(_ context.Context, ev monitor.Event) error {
-	c.evs = append(c.evs, ev)
-	return nil
-}
-
 // backtestRow is one transition as the backtest prints and writes it.
 type backtestRow struct {
 	At       time.Time          `json:"at"`
@@ -118,12 +109,13 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	engine, err := monitor.NewEngine(ctx, backtestStore{ObservationStore: st, AlertStore: monitor.NewMemoryAlerts()}, zap.NewNop())
+	// Alerts stay in memory: the backtest has no subscribers, and reads what
+	// they would have been told from the transitions.
+	alerts := monitor.NewMemoryAlerts()
+	engine, err := monitor.NewEngine(ctx, backtestStore{ObservationStore: st, AlertStore: alerts}, zap.NewNop())
 	if err != nil {
 		return err
 	}
-	got := &collector{}
-	engine.SetNotifiers([]monitor.Notifier{got})
 
 	steps := int(end.Sub(start)/every) + 1
 	bar := newProgressBar(stderr, int64(steps), "backtest")
@@ -144,8 +136,11 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		bar.Finish() //nolint:errcheck // drawing only
 		fmt.Fprintln(stderr)
 	}
-	rows := make([]backtestRow, 0, len(got.evs))
-	for _, ev := range got.evs {
+	var rows []backtestRow
+	for _, ev := range alerts.Events() {
+		if !monitor.Deliverable(ev.Transition) {
+			continue
+		}
 		a, t := ev.Alert, ev.Transition
 		rows = append(rows, backtestRow{At: t.At, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
 			Severity: a.Severity.String(), AlertID: a.ID, From: t.From.String(), To: t.To.String(),

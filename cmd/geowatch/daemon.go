@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -185,9 +186,20 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	svc.stopping()
 	stopReload()
 	<-reloadDone
+	// The subscribers get a moment to take what is queued; the rest stays in
+	// the store and is delivered after the next start.
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), subscriberDrain)
+	if err := engine.Close(drain); err != nil {
+		log.Warn("subscribers still had alerts to deliver at stop; they get them after the next start", zap.Error(err))
+	}
+	cancel()
 	log.Info("stopped")
 	return err
 }
+
+// subscriberDrain bounds how long a stop waits for subscribers to take the
+// alerts queued for them.
+const subscriberDrain = 5 * time.Second
 
 type reloaded struct {
 	plan *configs.Plan
@@ -225,8 +237,15 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 		subs.Close()
 		return reloaded{}, err
 	}
-	engine.SetNotifiers(subs.notifiers)
-	oldSubs.Close()
+	// Subscribers the new config removed first deliver what they are owed,
+	// such as the resolved events of alerts the reload ended; their files are
+	// closed after that.
+	retired := engine.SetNotifiers(subs.notifiers)
+	go func() {
+		<-retired
+		oldSubs.Close()
+	}()
+	warnRemovals(log, old, plan, ch)
 	if api != nil {
 		api.srv.SetPush(push)
 	}
@@ -234,6 +253,22 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 		zap.Strings("removed", ch.Removed), zap.Strings("changed", ch.Changed),
 		zap.Int("unchanged", len(ch.Unchanged)), zap.Duration("duration", time.Since(start)))
 	return reloaded{plan: plan, subs: subs}, nil
+}
+
+// warnRemovals warns when a reload removed every watch or most of them: a
+// config cut short by an editor or a failed copy is still valid YAML, and the
+// alerts of every watch it lost are resolved.
+func warnRemovals(log *zap.Logger, old, plan *configs.Plan, ch daemon.Changes) {
+	var removed []string
+	for _, r := range ch.Removed {
+		if name, ok := strings.CutPrefix(r, "watch "); ok {
+			removed = append(removed, name)
+		}
+	}
+	if n := len(old.Watches); n > 0 && 2*len(removed) > n {
+		log.Warn("reload removed most watches; their alerts are resolved", zap.Strings("removed_watches", removed),
+			zap.Int("watches_before", n), zap.Int("watches_after", len(plan.Watches)))
+	}
 }
 
 // subscribers are the opened sinks of a config, with what must be closed.

@@ -33,7 +33,7 @@ func lifecycleAlert(watch, rule string, at time.Time) monitor.Alert {
 func saveAlert(t *testing.T, st *store.DB, a *monitor.Alert, resolveAt time.Time) {
 	t.Helper()
 	open := monitor.Transition{At: a.StartsAt, To: monitor.StateFiring}
-	if err := st.SaveTransition(t.Context(), a, &open); err != nil {
+	if err := st.SaveAlerts(t.Context(), []monitor.Change{{Alert: a, Transition: &open}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.MarkNotified(t.Context(), open.ID, open.At); err != nil {
@@ -44,7 +44,7 @@ func saveAlert(t *testing.T, st *store.DB, a *monitor.Alert, resolveAt time.Time
 	}
 	res := monitor.Transition{At: resolveAt, From: monitor.StateFiring, To: monitor.StateResolved}
 	a.State, a.EndsAt, a.UpdatedAt = monitor.StateResolved, resolveAt, resolveAt
-	if err := st.SaveTransition(t.Context(), a, &res); err != nil {
+	if err := st.SaveAlerts(t.Context(), []monitor.Change{{Alert: a, Transition: &res}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.MarkNotified(t.Context(), res.ID, resolveAt); err != nil {

@@ -52,7 +52,7 @@ func BenchmarkCluster100k(b *testing.B) {
 	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
 	var found int
 	for b.Loop() {
-		found = len(c.Evaluate(benchEnd, w, obs))
+		found = len(eval(c, benchEnd, w, obs))
 	}
 	reportPerOp(b, len(obs))
 	b.ReportMetric(float64(found), "clusters")
@@ -65,7 +65,7 @@ func BenchmarkCount10k(b *testing.B) {
 	c := mustCount(b, rule.CountParams{Min: 5, Window: 31 * 24 * time.Hour})
 	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
 	for b.Loop() {
-		if len(c.Evaluate(benchEnd, w, obs)) != 1 {
+		if len(eval(c, benchEnd, w, obs)) != 1 {
 			b.Fatal("no finding")
 		}
 	}
@@ -108,7 +108,7 @@ func BenchmarkScan(b *testing.B) {
 			}
 			var p float64
 			for b.Loop() {
-				f := s.Evaluate(benchEnd, w, obs)
+				f := eval(s, benchEnd, w, obs)
 				if len(f) != 1 {
 					b.Fatal("no finding")
 				}
@@ -131,7 +131,7 @@ func BenchmarkSurge100k(b *testing.B) {
 	}
 	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
 	for b.Loop() {
-		s.Evaluate(benchEnd, w, obs)
+		eval(s, benchEnd, w, obs)
 	}
 	reportPerOp(b, len(obs))
 }
@@ -143,7 +143,7 @@ func BenchmarkSTCluster100k(b *testing.B) {
 	w := &monitor.Watch{Name: "east-asia", Center: orb.Point{125, 37.5}, RadiusMeters: 4000e3}
 	var found int
 	for b.Loop() {
-		found = len(c.Evaluate(benchEnd, w, obs))
+		found = len(eval(c, benchEnd, w, obs))
 	}
 	reportPerOp(b, len(obs))
 	b.ReportMetric(float64(found), "clusters")

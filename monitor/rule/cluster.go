@@ -89,11 +89,12 @@ func (c *Cluster) Kinds() []string { return slices.Clone(c.p.Kinds) }
 
 // Evaluate clusters the observations of the window within the watch's shape grown
 // by EpsMeters and returns one finding per cluster of at least MinPoints
-// observations whose centroid is within the shape, largest first. Input is sorted
-// by (Time, FID, ID) first: DBSCAN gives a border point to the first cluster that
-// reaches it, so the order must not depend on how the store returned the rows.
-func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, c.p.Window, c.p.Kinds, area(w, c.p.EpsMeters), obs)
+// observations whose centroid is within the shape, largest first. The engine
+// sorts the input by (Time, FID, ID): DBSCAN gives a border point to the first
+// cluster that reaches it, so the order must not depend on how the store returned
+// the rows.
+func (c *Cluster) Evaluate(input monitor.Input) []monitor.Finding {
+	in := input.Obs
 	if len(in) < c.p.MinPoints {
 		return nil
 	}
@@ -101,7 +102,7 @@ func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observ
 	for i, o := range in {
 		pts[i] = o.Point
 	}
-	ref := refPoint(w).Lon()
+	ref := input.Watch.Center.Lon()
 	var labels []int
 	var n int
 	if c.p.TimeEps > 0 {
@@ -126,7 +127,7 @@ func (c *Cluster) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observ
 			continue
 		}
 		f := finding(g)
-		if inWatch(w, f.Center) {
+		if input.Watch.Contains(f.Center) {
 			out = append(out, f)
 		}
 	}

@@ -83,7 +83,7 @@ func TestClusterBorderGoesToFirstCluster(t *testing.T) {
 	c := mustCluster(t, rule.ClusterParams{EpsMeters: 10e3, MinPoints: 4, Window: 2 * time.Hour})
 	a, b, cc := line(1, 0, 0.5, 1, 1.5), line(5, 11.2), line(6, 20.9, 21.4, 21.9, 22.4)
 	obs := slices.Concat(cc, b, a) // input order must not matter: A is observed first
-	got := c.Evaluate(now, watch(100), obs)
+	got := eval(c, now, watch(100), obs)
 	if want := [][]int64{{1, 2, 3, 4, 5}, {6, 7, 8, 9}}; !reflect.DeepEqual(fids(got), want) {
 		t.Errorf("A observed first: clusters %v, want %v", fids(got), want)
 	}
@@ -91,7 +91,7 @@ func TestClusterBorderGoesToFirstCluster(t *testing.T) {
 	for i := range obs {
 		obs[i].Time = now.Add(-time.Duration(obs[i].FID) * time.Second)
 	}
-	got = c.Evaluate(now, watch(100), obs)
+	got = eval(c, now, watch(100), obs)
 	if want := [][]int64{{5, 6, 7, 8, 9}, {1, 2, 3, 4}}; !reflect.DeepEqual(fids(got), want) {
 		t.Errorf("C observed first: clusters %v, want %v", fids(got), want)
 	}
@@ -117,7 +117,7 @@ func TestClusterChain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := c.Evaluate(now, watch(100), line(1, tc.kms...))
+			got := eval(c, now, watch(100), line(1, tc.kms...))
 			if !reflect.DeepEqual(fids(got), tc.want) {
 				t.Errorf("clusters %v, want %v", fids(got), tc.want)
 			}
@@ -140,7 +140,7 @@ func TestClusterCentroidOutsideRadius(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := c.Evaluate(now, watch(50), line(1, tc.kms...))
+			got := eval(c, now, watch(50), line(1, tc.kms...))
 			if len(got) != tc.want {
 				t.Errorf("%d findings %+v, want %d", len(got), got, tc.want)
 			}
@@ -148,7 +148,7 @@ func TestClusterCentroidOutsideRadius(t *testing.T) {
 	}
 	// The point at 61 km is within eps of the one at 58 km but beyond the reach, so it
 	// is not read: the store would not have returned it either.
-	got := c.Evaluate(now, watch(50), line(1, 40, 44, 48, 52, 56, 58, 61))
+	got := eval(c, now, watch(50), line(1, 40, 44, 48, 52, 56, 58, 61))
 	if want := [][]int64{{1, 2, 3, 4, 5, 6}}; !reflect.DeepEqual(fids(got), want) {
 		t.Errorf("chain past the reach: clusters %v, want %v", fids(got), want)
 	}
@@ -165,7 +165,7 @@ func TestClusterFinding(t *testing.T) {
 	}
 	old := line(30, 2.5)
 	old[0].Time = now.Add(-3 * time.Hour)
-	got := c.Evaluate(now, watch(100), slices.Concat(old, other, small, big))
+	got := eval(c, now, watch(100), slices.Concat(old, other, small, big))
 	if want := [][]int64{{1, 2, 3, 4}, {10, 11, 12}}; !reflect.DeepEqual(fids(got), want) {
 		t.Fatalf("clusters %v, want %v", fids(got), want)
 	}
@@ -191,13 +191,13 @@ func TestClusterOrderIndependent(t *testing.T) {
 		obs[i] = ob(int64(i+1), p, time.Duration(r.IntN(60))*time.Minute)
 	}
 	c := mustCluster(t, rule.ClusterParams{EpsMeters: 3e3, MinPoints: 4, Window: 2 * time.Hour})
-	want := c.Evaluate(now, watch(200), obs)
+	want := eval(c, now, watch(200), obs)
 	if len(want) < 2 {
 		t.Fatalf("%d findings: the data does not exercise clustering", len(want))
 	}
 	for range 5 {
 		r.Shuffle(len(obs), func(i, j int) { obs[i], obs[j] = obs[j], obs[i] })
-		if got := c.Evaluate(now, watch(200), obs); !reflect.DeepEqual(got, want) {
+		if got := eval(c, now, watch(200), obs); !reflect.DeepEqual(got, want) {
 			t.Fatalf("shuffled input: findings differ: %v vs %v", fids(got), fids(want))
 		}
 	}
@@ -209,7 +209,7 @@ func TestClusterAcrossAntimeridian(t *testing.T) {
 	for i, lon := range []float64{179.96, 179.98, -179.98, -179.96, -179.94} { // 0.94 km apart
 		obs = append(obs, ob(int64(i+1), orb.Point{lon, 65}, time.Minute))
 	}
-	got := mustCluster(t, rule.ClusterParams{EpsMeters: 3e3, MinPoints: 5, Window: time.Hour}).Evaluate(now, w, obs)
+	got := eval(mustCluster(t, rule.ClusterParams{EpsMeters: 3e3, MinPoints: 5, Window: time.Hour}), now, w, obs)
 	if want := [][]int64{{1, 2, 3, 4, 5}}; !reflect.DeepEqual(fids(got), want) {
 		t.Fatalf("clusters %v, want %v", fids(got), want)
 	}
@@ -227,11 +227,11 @@ func TestClusterTimeEps(t *testing.T) {
 		obs = append(obs, ob(int64(i+11), east(float64(i)*0.5), 6*time.Hour+time.Duration(i)*time.Minute))
 	}
 	p := rule.ClusterParams{EpsMeters: 2e3, MinPoints: 4, Window: 48 * time.Hour}
-	if got := mustCluster(t, p).Evaluate(now, watch(10), obs); len(got) != 1 || got[0].Count != 10 {
+	if got := eval(mustCluster(t, p), now, watch(10), obs); len(got) != 1 || got[0].Count != 10 {
 		t.Errorf("spatial: clusters %v, want one of 10", fids(got))
 	}
 	p.TimeEps = time.Hour
-	got := mustCluster(t, p).Evaluate(now, watch(10), obs)
+	got := eval(mustCluster(t, p), now, watch(10), obs)
 	if want := [][]int64{{1, 2, 3, 4, 5}, {11, 12, 13, 14, 15}}; !reflect.DeepEqual(fids(got), want) {
 		t.Errorf("time_eps 1h: clusters %v, want %v", fids(got), want)
 	}

@@ -1,7 +1,6 @@
 package rule
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -28,87 +27,6 @@ func checkCommon(window time.Duration, kinds []string) error {
 // positive reports whether v is a finite number above zero: NaN compares false with
 // everything, so "v <= 0" alone would let it through.
 func positive(v float64) bool { return v > 0 && !math.IsInf(v, 1) }
-
-// shapeOf is the watch's area. It is the one place that knows how a Watch
-// states its shape: today a centre and a radius. When monitor.Watch gains a
-// Shape field (nil for a circle), only this function changes:
-//
-//	if w.Shape != nil {
-//		return w.Shape
-//	}
-func shapeOf(w *monitor.Watch) monitor.Shape {
-	return geo.Circle{Center: w.Center, RadiusMeters: w.RadiusMeters}
-}
-
-// area is the watch's shape grown by reach metres: what a rule with that reach
-// reads. Shapes geo cannot grow are used as they are.
-func area(w *monitor.Watch, reach float64) monitor.Shape {
-	switch s := shapeOf(w).(type) {
-	case geo.Circle:
-		return s.Buffered(reach)
-	case geo.Polygon:
-		return s.Buffered(reach)
-	case *geo.Polygon:
-		return s.Buffered(reach)
-	default:
-		return s
-	}
-}
-
-// inWatch reports whether p is in the watch's own shape, as a finding's centre
-// must be.
-func inWatch(w *monitor.Watch, p orb.Point) bool { return shapeOf(w).Contains(p) }
-
-// refPoint is a point central to the watch: where indexes unwrap longitudes
-// around, so that neighbours across the antimeridian stay neighbours.
-func refPoint(w *monitor.Watch) orb.Point {
-	switch s := shapeOf(w).(type) {
-	case geo.Polygon:
-		return s.Centroid()
-	case *geo.Polygon:
-		return s.Centroid()
-	}
-	return w.Center
-}
-
-// filter selects the observations a rule reads: time in [now-window, now), one of
-// kinds (any when kinds is empty), and inside in (the watch's shape grown by the
-// rule's reach). It returns pointers into obs (an Observation is a few hundred
-// bytes: sorting copies would dominate), sorted by (Time, FID, ID), so that
-// everything computed from them, down to the rounding of sums, is independent of
-// the order the store returned.
-func filter(now time.Time, window time.Duration, kinds []string, in monitor.Shape, obs []monitor.Observation) []*monitor.Observation {
-	since := now.Add(-window)
-	var out []*monitor.Observation
-	for i := range obs {
-		o := &obs[i]
-		if o.Time.Before(since) || !o.Time.Before(now) {
-			continue
-		}
-		if len(kinds) > 0 && !slices.Contains(kinds, o.Kind) {
-			continue
-		}
-		// A corrupt (NaN) point has NaN distances, which compare false: it is
-		// dropped too.
-		if !in.Contains(o.Point) {
-			continue
-		}
-		out = append(out, o)
-	}
-	slices.SortFunc(out, compareObs)
-	return out
-}
-
-func compareObs(a, b *monitor.Observation) int {
-	// Not cmp.Or: it would compare the IDs on every call, not only on ties.
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.FID, b.FID); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ID, b.ID)
-}
 
 // finding summarises a group of observations, which must be non-empty and sorted by
 // compareObs.

@@ -63,8 +63,8 @@ func (c *Count) Kinds() []string { return slices.Clone(c.p.Kinds) }
 // Evaluate returns one finding describing the matching observations when their
 // summed weight reaches Min, and none otherwise. The finding's Center is their
 // weighted centroid and its Hull their convex hull.
-func (c *Count) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, c.p.Window, c.p.Kinds, area(w, 0), obs)
+func (c *Count) Evaluate(input monitor.Input) []monitor.Finding {
+	in := input.Obs
 	var weight float64
 	for _, o := range in {
 		weight += o.Weight

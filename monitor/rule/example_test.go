@@ -24,7 +24,7 @@ func ExampleCount() {
 		{FID: 4, Kind: "fire", Time: now.Add(-7 * time.Hour), Point: orb.Point{131.88, 43.11}, Weight: 1},
 		{FID: 5, Kind: "fire", Time: now.Add(-time.Hour), Point: orb.Point{131.89, 43.13}, Weight: 1},
 	}
-	for _, f := range c.Evaluate(now, w, obs) {
+	for _, f := range c.Evaluate(monitor.NewInput(now, w, monitor.NamedRule{Rule: c}, obs)) {
 		fmt.Printf("%d fires %v, from %s to %s\n", f.Count, f.FIDs, f.FirstSeen.Format(time.Kitchen), f.LastSeen.Format(time.Kitchen))
 	}
 	// Output:
@@ -51,7 +51,7 @@ func ExampleCluster() {
 		add(131.90, 43.30+0.01*float64(i))
 	}
 	add(132.20, 43.00) // alone
-	for _, f := range c.Evaluate(now, w, obs) {
+	for _, f := range c.Evaluate(monitor.NewInput(now, w, monitor.NamedRule{Rule: c}, obs)) {
 		fmt.Printf("cluster of %d at %.3f, %.3f: %v\n", f.Count, f.Center.Lat(), f.Center.Lon(), f.FIDs)
 	}
 	// Output:

@@ -2,10 +2,12 @@ package rule
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,34 @@ type ScanParams struct {
 	// Kinds restricts the rule to observations of these kinds [kinds], matched
 	// exactly. Default (empty): every kind.
 	Kinds []string
+	// Centers says where cylinders are centred [centers]. Default
+	// ScanCentersWatch: at the locations inside the watch's own shape, so the
+	// scan asks whether activity clusters at the watch, with the study area as
+	// its baseline, and a stronger cluster elsewhere in the area does not hide
+	// it. ScanCentersArea is the textbook whole-area scan: cylinders centred at
+	// every location of the study area, firing only when the area's most likely
+	// cluster is centred in the watch.
+	Centers ScanCenters
+}
+
+// ScanCenters is where a Scan centres its cylinders.
+type ScanCenters uint8
+
+// Where a Scan centres its cylinders.
+const (
+	ScanCentersWatch ScanCenters = iota // locations inside the watch (the default)
+	ScanCentersArea                     // every location of the study area
+)
+
+// ParseScanCenters reads a centers setting as configs write it: "watch" or "area".
+func ParseScanCenters(s string) (ScanCenters, error) {
+	switch s {
+	case "", "watch":
+		return ScanCentersWatch, nil
+	case "area":
+		return ScanCentersArea, nil
+	}
+	return 0, &ParamError{"centers", s, ErrOutOfRange}
 }
 
 // Scan is the prospective space-time permutation scan statistic (Kulldorff,
@@ -71,7 +101,8 @@ type ScanParams struct {
 // do not produce.
 //
 // Cylinders are centred on each location (each distinct observation point; reports
-// sharing a point, such as city-precision ones, are one location), with every
+// sharing a point, such as city-precision ones, are one location) inside the
+// watch, or of the whole study area (Centers), with every
 // radius at which a further location joins up to MaxRadiusMeters, and every
 // duration from one time unit to MaxWindow, all ending at now. Each observation is
 // one case whatever its Weight. A cylinder with c cases where
@@ -123,7 +154,7 @@ func NewScan(p ScanParams) (*Scan, error) {
 		return nil, &ParamError{"recurrence", p.Recurrence, ErrNotPositive}
 	case float64(p.Recurrence) > float64(p.EvalEvery)*float64(p.Replicates+1):
 		// Even a cluster that beats every replicate would not reach it.
-		return nil, &ParamError{"recurrence", p.Recurrence, ErrTooLarge}
+		return nil, &ParamError{"recurrence", p.Recurrence, recurrenceError(p)}
 	}
 	if err := checkCommon(p.Period, p.Kinds); err != nil {
 		return nil, err
@@ -160,14 +191,18 @@ func (s *Scan) Kinds() []string { return slices.Clone(s.p.Kinds) }
 // The replicates stop as soon as enough of them beat the observed cluster that it
 // cannot reach Recurrence, so a quiet watch costs a fraction of a full run; a
 // firing one runs them all and reports the exact p.
-func (s *Scan) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, s.p.Period, s.p.Kinds, area(w, s.p.AreaMeters), obs)
-	sc := s.prepare(now, refPoint(w).Lon(), in)
+func (s *Scan) Evaluate(input monitor.Input) []monitor.Finding {
+	w := input.Watch
+	centre := w.Contains
+	if s.p.Centers == ScanCentersArea {
+		centre = nil
+	}
+	sc := s.prepare(input.Now, w.Center.Lon(), input.Obs, centre)
 	if sc == nil {
 		return nil
 	}
 	mlc := sc.mostLikely()
-	if mlc.llr <= 0 || !inWatch(w, sc.locPoint[mlc.centre]) {
+	if mlc.llr <= 0 || !w.Contains(sc.locPoint[sc.centre[mlc.centre]]) {
 		return nil
 	}
 	exceed := sc.replicates(mlc.llr, s.p.Replicates, s.p.Seed, func(exceed int) bool { return !s.fires(exceed) })
@@ -202,7 +237,7 @@ func (s *Scan) finding(sc *scanner, mlc cylinder, exceed int) monitor.Finding {
 	}
 	f := finding(cases) // sc.obs is sorted, so cases are
 	p := s.pValue(exceed)
-	centre := sc.locPoint[mlc.centre]
+	centre := sc.locPoint[sc.centre[mlc.centre]]
 	cz := float64(sc.cz[mlc.entry])
 	f.Stats = map[string]float64{
 		"llr":             mlc.llr,
@@ -229,22 +264,24 @@ type scanner struct {
 	caseUnit []int32     // case -> time unit, 0 the most recent, as observed
 	locPoint []orb.Point // location -> point, as observed (not unwrapped)
 	cd       []int       // cd[d]: cases in the d most recent units, d = 0…maxD
-	// Circles: location k's neighbours are nb[start[k]:start[k+1]], nearest
-	// first, up to the radius and half-the-cases caps. A circle is a prefix that
-	// ends at a tie group's end (end[e]); cz[e] is its case total, dist[e] its
-	// radius.
-	start []int32
-	nb    []int32
-	cz    []int32
-	dist  []float64
-	end   []bool
-	ln    []float64 // ln(i), i = 0…C
-	xlnx  []float64 // i·ln(i), i = 0…C
+	// Circles around centre[i], a location, are the prefixes of its neighbours
+	// nb[start[i]:start[i+1]], nearest first, up to the radius and
+	// half-the-cases caps, that end at a tie group's end (end[e]); cz[e] is a
+	// circle's case total, dist[e] its radius.
+	centre []int32
+	start  []int32
+	nb     []int32
+	cz     []int32
+	dist   []float64
+	end    []bool
+	ln     []float64 // ln(i), i = 0…C
+	xlnx   []float64 // i·ln(i), i = 0…C
 }
 
-// prepare builds the scanner for obs, which must be sorted by compareObs, or
+// prepare builds the scanner for obs, which must be sorted by (Time, FID, ID),
+// with cylinders centred at the locations centre accepts (all when nil), or
 // returns nil when there is nothing to scan.
-func (s *Scan) prepare(now time.Time, ref float64, obs []*monitor.Observation) *scanner {
+func (s *Scan) prepare(now time.Time, ref float64, obs []*monitor.Observation, centre func(orb.Point) bool) *scanner {
 	if len(obs) < 2 {
 		return nil
 	}
@@ -275,11 +312,20 @@ func (s *Scan) prepare(now time.Time, ref float64, obs []*monitor.Observation) *
 		k int
 		d float64
 	}
+	for k := range ix.locs {
+		if centre == nil || centre(sc.locPoint[k]) {
+			sc.centre = append(sc.centre, int32(k))
+		}
+	}
+	if len(sc.centre) == 0 {
+		return nil
+	}
 	var buf []int
 	var ns []near
-	sc.start = make([]int32, nLoc+1)
-	for k := range ix.locs {
-		sc.start[k] = int32(len(sc.nb))
+	sc.start = make([]int32, len(sc.centre)+1)
+	for i, k32 := range sc.centre {
+		k := int(k32)
+		sc.start[i] = int32(len(sc.nb))
 		buf = ix.neighbours(buf[:0], k)
 		ns = ns[:0]
 		for _, m := range buf {
@@ -309,7 +355,7 @@ func (s *Scan) prepare(now time.Time, ref float64, obs []*monitor.Observation) *
 			sc.end = append(sc.end, i+1 == kept || ns[i+1].d != n.d)
 		}
 	}
-	sc.start[nLoc] = int32(len(sc.nb))
+	sc.start[len(sc.centre)] = int32(len(sc.nb))
 	sc.ln = make([]float64, sc.total+1)
 	sc.xlnx = make([]float64, sc.total+1)
 	sc.ln[0] = math.Inf(-1)
@@ -320,8 +366,8 @@ func (s *Scan) prepare(now time.Time, ref float64, obs []*monitor.Observation) *
 	return sc
 }
 
-// cylinder identifies a cylinder: the circle around location centre that ends at
-// neighbour entry, over the d most recent time units.
+// cylinder identifies a cylinder: the circle around sc.centre[centre] that ends
+// at neighbour entry, over the d most recent time units.
 type cylinder struct {
 	centre int
 	entry  int32
@@ -489,8 +535,12 @@ func (sc *scanner) replicates(observed float64, n int, seed uint64, enough func(
 		wg.Go(func() {
 			w := sc.newWork()
 			for {
+				// One slot per replicate: scans due at the same tick share the
+				// cores instead of each taking all of them.
+				scanSlots <- struct{}{}
 				r := next.Add(1) - 1
 				if r >= int64(n) || (enough != nil && enough(int(exceed.Load()))) {
+					<-scanSlots
 					return
 				}
 				copy(w.units, sc.caseUnit)
@@ -500,11 +550,37 @@ func (sc *scanner) replicates(observed float64, n int, seed uint64, enough func(
 				if _, ok := sc.sweep(w, threshold, true); ok {
 					exceed.Add(1)
 				}
+				<-scanSlots
 			}
 		})
 	}
 	wg.Wait()
 	return int(exceed.Load())
+}
+
+// scanSlots bounds the replicates running at once across every Scan of the
+// process to the cores Go may use.
+var scanSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// recurrenceError explains why a recurrence is out of reach: a Monte Carlo p is
+// at least 1/(replicates+1), so the longest recurrence interval a scan can show
+// is every × (replicates+1). It names the replicates, or the schedule, that
+// would allow the one asked for.
+func recurrenceError(p ScanParams) error {
+	most := time.Duration(float64(p.EvalEvery) * float64(p.Replicates+1))
+	needReplicates := int(math.Ceil(float64(p.Recurrence)/float64(p.EvalEvery))) - 1
+	needEvery := time.Duration(math.Ceil(float64(p.Recurrence) / float64(p.Replicates+1)))
+	return fmt.Errorf("%w: the smallest p %d replicates can give is 1/%d, so evaluated every %s a scan shows recurrences up to %s "+
+		"(every × (replicates+1)); use replicates: %d or more, or a schedule whose ticks are at least %s apart",
+		ErrTooLarge, p.Replicates, p.Replicates+1, p.EvalEvery, days(most), needReplicates, needEvery)
+}
+
+// days writes a duration in days when it is at least one, as recurrences are read.
+func days(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return strconv.FormatFloat(d.Hours()/24, 'f', -1, 64) + "d"
+	}
+	return d.String()
 }
 
 // splitmix64 scrambles a replicate number into a generator stream, so that

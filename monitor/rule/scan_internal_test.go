@@ -60,10 +60,10 @@ func TestScanTiny(t *testing.T) {
 	}
 	add(a, 0, 0, 0, 5, 5)
 	add(b, 1, 3, 4, 6, 8)
-	sc := s.prepare(now, 0, obs)
+	sc := s.prepare(now, 0, obs, nil)
 	mlc := sc.mostLikely()
-	if sc.locPoint[mlc.centre] != a || mlc.d != 1 || math.Abs(mlc.llr-0.7203494405931332) > 1e-12 {
-		t.Errorf("most likely cluster at %v over %d days, LLR %.7f; want %v, 1, 0.7203494", sc.locPoint[mlc.centre], mlc.d, mlc.llr, a)
+	if sc.locPoint[sc.centre[mlc.centre]] != a || mlc.d != 1 || math.Abs(mlc.llr-0.7203494405931332) > 1e-12 {
+		t.Errorf("most likely cluster at %v over %d days, LLR %.7f; want %v, 1, 0.7203494", sc.locPoint[sc.centre[mlc.centre]], mlc.d, mlc.llr, a)
 	}
 }
 
@@ -138,7 +138,7 @@ func TestScanMatchesBruteForce(t *testing.T) {
 			}
 			obs[i] = &monitor.Observation{FID: int64(i + 1), Point: pts[i], Time: now.Add(-ago - 1), Weight: 1}
 		}
-		sc := s.prepare(now, 0, obs)
+		sc := s.prepare(now, 0, obs, nil)
 		w := sc.newWork()
 		for rep := range 6 {
 			if rep > 0 {

@@ -95,7 +95,7 @@ func TestScanNull(t *testing.T) {
 	small := 0
 	for seed := range uint64(20) {
 		obs := background(rand.New(rand.NewPCG(100, seed)), 500)
-		got := mustScan(t, scanParams(199, seed)).Evaluate(now, square, obs)
+		got := eval(mustScan(t, scanParams(199, seed)), now, square, obs)
 		if len(got) != 1 {
 			t.Fatalf("seed %d: %d findings, want 1 (the watch covers the study area and any p fires)", seed, len(got))
 		}
@@ -121,7 +121,7 @@ func TestScanPlanted(t *testing.T) {
 	}
 	p := scanParams(999, 1)
 	p.Recurrence = 100 * day // p ≤ 0.01 with daily evaluation
-	got := mustScan(t, p).Evaluate(now, square, obs)
+	got := eval(mustScan(t, p), now, square, obs)
 	if len(got) != 1 {
 		t.Fatalf("no finding for the planted cluster")
 	}
@@ -140,7 +140,7 @@ func TestScanPlanted(t *testing.T) {
 		t.Errorf("finding of %d cases, %d planted, hull %v; want most of the 30, observed = count", f.Count, planted, f.Hull)
 	}
 	// Outside the watch, the same cluster does not fire it.
-	if got := mustScan(t, p).Evaluate(now, &monitor.Watch{Name: "w", Center: orb.Point{-0.3, -0.3}, RadiusMeters: 10e3}, obs); len(got) != 0 {
+	if got := eval(mustScan(t, p), now, &monitor.Watch{Name: "w", Center: orb.Point{-0.3, -0.3}, RadiusMeters: 10e3}, obs); len(got) != 0 {
 		t.Errorf("a watch away from the cluster fired: %v", got[0].Stats)
 	}
 	t.Logf("%v", f.Stats)
@@ -151,7 +151,7 @@ func TestScanPlanted(t *testing.T) {
 func TestScanReproducible(t *testing.T) {
 	obs := background(rand.New(rand.NewPCG(9, 9)), 800)
 	run := func(seed uint64) monitor.Finding {
-		got := mustScan(t, scanParams(199, seed)).Evaluate(now, square, obs)
+		got := eval(mustScan(t, scanParams(199, seed)), now, square, obs)
 		if len(got) != 1 {
 			t.Fatalf("seed %d: %d findings", seed, len(got))
 		}

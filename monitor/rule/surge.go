@@ -90,9 +90,9 @@ func (s *Surge) Kinds() []string { return slices.Clone(s.p.Kinds) }
 // usual continuity correction for a zero count. With 6h in 14d (56 windows) it is
 // 1/112: a first-ever single report has p ≈ 0.009, which Min, not Alpha, keeps
 // from firing. Stats report the floored expected, the one p was computed with.
-func (s *Surge) Evaluate(now time.Time, w *monitor.Watch, obs []monitor.Observation) []monitor.Finding {
-	in := filter(now, s.Window(), s.p.Kinds, area(w, 0), obs)
-	start := now.Add(-s.p.Window)
+func (s *Surge) Evaluate(input monitor.Input) []monitor.Finding {
+	in := input.Obs
+	start := input.Now.Add(-s.p.Window)
 	// in is sorted by time: the window's observations are its tail.
 	i, _ := slices.BinarySearchFunc(in, start, func(o *monitor.Observation, t time.Time) int { return o.Time.Compare(t) })
 	cur := in[i:]

@@ -113,7 +113,7 @@ func TestSurgeHand(t *testing.T) {
 		for i := range n {
 			cur = append(cur, ob(int64(100+i), east(2), time.Duration(i+1)*time.Minute))
 		}
-		got := s.Evaluate(now, watch(10), cur)
+		got := eval(s, now, watch(10), cur)
 		if fire := n >= 5; (len(got) == 1) != fire {
 			t.Fatalf("%d observed: %d findings, want firing %v", n, len(got), fire)
 		}
@@ -139,11 +139,11 @@ func TestSurgeHand(t *testing.T) {
 func TestSurgeFloor(t *testing.T) {
 	obs := []monitor.Observation{ob(1, east(0), time.Minute)}
 	s := mustSurge(t, rule.SurgeParams{Window: time.Hour, Baseline: 10 * time.Hour, Alpha: 0.1, Min: 1})
-	got := s.Evaluate(now, watch(10), obs)
+	got := eval(s, now, watch(10), obs)
 	if len(got) != 1 || math.Abs(got[0].Stats["expected"]-0.05) > 1e-12 || math.Abs(got[0].Stats["p"]-(1-math.Exp(-0.05))) > 1e-12 {
 		t.Fatalf("Evaluate = %+v, want expected 0.05, p 1 − e^{−0.05}", got)
 	}
-	if got := mustSurge(t, rule.SurgeParams{Window: time.Hour, Baseline: 10 * time.Hour, Alpha: 0.1, Min: 2}).Evaluate(now, watch(10), obs); len(got) != 0 {
+	if got := eval(mustSurge(t, rule.SurgeParams{Window: time.Hour, Baseline: 10 * time.Hour, Alpha: 0.1, Min: 2}), now, watch(10), obs); len(got) != 0 {
 		t.Errorf("Min 2 fired on one observation: %+v", got)
 	}
 }
@@ -161,7 +161,7 @@ func TestSurgeSynthetic(t *testing.T) {
 	}
 	fired := 0
 	for h := 0; h < 14*24; h += 6 {
-		if len(s.Evaluate(now.Add(-time.Duration(h)*time.Hour), watch(10), obs)) > 0 {
+		if len(eval(s, now.Add(-time.Duration(h)*time.Hour), watch(10), obs)) > 0 {
 			fired++
 		}
 	}
@@ -171,9 +171,9 @@ func TestSurgeSynthetic(t *testing.T) {
 	for i := range 24 { // 12 expected in the last 6h; 36 is p ≈ 1e-8
 		obs = append(obs, ob(int64(100000+i), east(5), time.Duration(r.Int64N(int64(6*time.Hour)))))
 	}
-	got := s.Evaluate(now, watch(10), obs)
+	got := eval(s, now, watch(10), obs)
 	if len(got) != 1 {
-		t.Fatalf("tripled rate: no finding; window stats %v", mustSurge(t, rule.SurgeParams{Window: 6 * time.Hour, Baseline: 14 * 24 * time.Hour, Alpha: 0.9999, Min: 1}).Evaluate(now, watch(10), obs)[0].Stats)
+		t.Fatalf("tripled rate: no finding; window stats %v", eval(mustSurge(t, rule.SurgeParams{Window: 6 * time.Hour, Baseline: 14 * 24 * time.Hour, Alpha: 0.9999, Min: 1}), now, watch(10), obs)[0].Stats)
 	}
 	t.Logf("tripled rate: %v", got[0].Stats)
 }

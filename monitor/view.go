@@ -1,0 +1,83 @@
+package monitor
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// views turns the observations of one query for a watch into each rule's Input:
+// the engine reads the union of its rules' windows and reaches once, sorts it
+// once, and tests each observation against the watch's area once per distinct
+// reach, however many rules share it.
+type views struct {
+	now time.Time
+	w   *Watch
+	obs []*Observation // sorted by compareObs
+	// in[reach][i] tells whether obs[i] is in the watch's area grown by reach.
+	in map[float64][]bool
+}
+
+func newViews(w *Watch, obs []Observation, now time.Time) *views {
+	ptrs := make([]*Observation, len(obs))
+	for i := range obs {
+		ptrs[i] = &obs[i]
+	}
+	slices.SortFunc(ptrs, compareObs)
+	return &views{now: now, w: w, obs: ptrs, in: map[float64][]bool{}}
+}
+
+// NewInput returns the input the engine hands nr at now when obs are what the
+// store holds near w: the rule's window, kinds, sources, precisions and reach
+// applied, in the engine's order. It is how tests and tools run a rule the way
+// the engine does.
+func NewInput(now time.Time, w *Watch, nr NamedRule, obs []Observation) Input {
+	return newViews(w, obs, now).input(nr)
+}
+
+// input narrows the observations to what nr reads.
+func (v *views) input(nr NamedRule) Input {
+	r := nr.Rule
+	since := v.now.Add(-r.Window())
+	byTime := func(o *Observation, t time.Time) int { return o.Time.Compare(t) }
+	lo, _ := slices.BinarySearchFunc(v.obs, since, byTime)
+	hi, _ := slices.BinarySearchFunc(v.obs, v.now, byTime)
+	in := v.inside(r.ReachMeters())
+	kinds := r.Kinds()
+	out := make([]*Observation, 0, max(hi-lo, 0))
+	for i := lo; i < hi; i++ {
+		o := v.obs[i]
+		if in[i] && (len(kinds) == 0 || slices.Contains(kinds, o.Kind)) && nr.Select.Match(o) {
+			out = append(out, o)
+		}
+	}
+	return Input{Now: v.now, Watch: v.w, Obs: out}
+}
+
+// inside reports, per observation, whether it is in the watch's area grown by
+// reach. A corrupt (NaN) point has NaN distances, which compare false: it is
+// never inside.
+func (v *views) inside(reach float64) []bool {
+	if in, ok := v.in[reach]; ok {
+		return in
+	}
+	area := v.w.Area(reach)
+	in := make([]bool, len(v.obs))
+	for i, o := range v.obs {
+		in[i] = area.Contains(o.Point)
+	}
+	v.in[reach] = in
+	return in
+}
+
+// compareObs orders observations by (Time, FID, ID).
+func compareObs(a, b *Observation) int {
+	// Not cmp.Or: it would compare the IDs on every call, not only on ties.
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.FID, b.FID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}

@@ -161,7 +161,7 @@ var ruleOptions = map[string][]string{
 	"count":   {"min", "window"},
 	"cluster": {"eps", "time_eps", "min_points", "window"},
 	"surge":   {"window", "baseline", "alpha", "min"},
-	"scan":    {"area", "period", "max_radius", "max_window", "time_unit", "replicates", "seed", "every", "recurrence"},
+	"scan":    {"area", "period", "max_radius", "max_window", "time_unit", "replicates", "seed", "every", "recurrence", "centers"},
 }
 
 func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monitor.NamedRule, bool) {
@@ -206,7 +206,7 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 		"window": rc.Window != "", "baseline": rc.Baseline != "", "alpha": rc.Alpha != nil, "area": rc.Area != "",
 		"period": rc.Period != "", "max_radius": rc.MaxRadius != "", "max_window": rc.MaxWindow != "",
 		"time_unit": rc.TimeUnit != "", "replicates": rc.Replicates != nil, "seed": rc.Seed != nil,
-		"every": rc.Every != "", "recurrence": rc.Recurrence != "",
+		"every": rc.Every != "", "recurrence": rc.Recurrence != "", "centers": rc.Centers != "",
 	} {
 		if set && !slices.Contains(opts, field) {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, rc.Type))
@@ -261,6 +261,9 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 		}
 		if rc.Seed != nil {
 			p.Seed = uint64(*rc.Seed)
+		}
+		if p.Centers, err = rule.ParseScanCenters(rc.Centers); err != nil {
+			b.fail(path+".centers", rc.Centers, errors.New("want watch or area"))
 		}
 		if len(b.errs) > n {
 			return nr, false

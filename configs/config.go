@@ -180,6 +180,7 @@ type RuleConfig struct {
 	Seed       *int64 `yaml:"seed"`       // scan: random seed; default 0
 	Every      string `yaml:"every"`      // scan: evaluation interval for the recurrence interval; default the watch's schedule if @every
 	Recurrence string `yaml:"recurrence"` // scan: fire when the recurrence interval is at least this
+	Centers    string `yaml:"centers"`    // scan: where cylinders are centred: watch (default) or area
 }
 
 // SubscriberConfig is where alert transitions go. The options below Sink apply

@@ -169,21 +169,29 @@ func (e *Engine) RunCheck(ctx context.Context, name, typ string, src Source, now
 	return total, err
 }
 
-// Ingest stores one batch for source in one transaction and logs its rejected
-// records. It is how pushed batches (the HTTP ingest endpoint) enter the store;
-// pulled ones come through RunCheck.
+// Ingest validates one batch for source, stores it in one transaction and logs
+// its rejected records. It is the one place records are checked (sources
+// only parse); pulled batches come through RunCheck.
 func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, error) {
+	res, _, err := e.IngestRecords(ctx, source, b, now)
+	return res, err
+}
+
+// IngestRecords is Ingest that also returns every record refused, the source's
+// and its own, in input order: what a push reply lists, so that stored plus
+// refused is what was sent.
+func (e *Engine) IngestRecords(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, []Reject, error) {
 	b = validated(b, now, e.maxFuture)
 	b, superseded := lastPerID(b)
 	res, err := e.store.Ingest(ctx, source, b, now)
 	if err != nil {
-		return IngestResult{}, err
+		return IngestResult{}, nil, err
 	}
 	res.Seen += superseded
 	res.Unchanged += superseded
 	e.logRejects(source, b)
 	e.metrics.Ingested(source, res)
-	return res, nil
+	return res, b.Rejects, nil
 }
 
 // lastPerID keeps, of records sharing an id within one batch, the last: a feed
@@ -234,9 +242,13 @@ func validated(b Batch, now time.Time, maxFuture time.Duration) Batch {
 				field, err = fe.Field, fe.Err
 			}
 			raw := fmt.Sprintf("id=%q time=%s lat=%v lon=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lat(), o.Point.Lon())
-			b.Rejects = append(b.Rejects, Reject{Record: "id " + o.ID, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
+			b.Rejects = append(b.Rejects, Reject{Record: locator(o), Pos: o.Pos, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
 			bad = append(bad, i)
 		}
+	}
+	if len(bad) > 0 {
+		// In input order: the source's rejects and these interleave.
+		slices.SortStableFunc(b.Rejects, func(x, y Reject) int { return cmp.Compare(x.Pos.Index, y.Pos.Index) })
 	}
 	if len(bad) > 0 {
 		keep := make([]Observation, 0, len(b.Observations)-len(bad))
@@ -248,6 +260,19 @@ func validated(b Batch, now time.Time, maxFuture time.Duration) Batch {
 		b.Observations = keep
 	}
 	return b
+}
+
+// locator names an observation for a reject: where the parser found it, and
+// its id.
+func locator(o *Observation) string {
+	switch p := o.Pos.String(); {
+	case p == "":
+		return "id " + o.ID
+	case o.ID == "":
+		return p
+	default:
+		return p + " (" + o.ID + ")"
+	}
 }
 
 func (e *Engine) logRejects(source string, b Batch) {

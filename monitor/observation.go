@@ -45,6 +45,9 @@ type Observation struct {
 	Precision Precision
 	// Properties are the raw properties as the source sent them, as a JSON object.
 	Properties json.RawMessage
+	// Pos is where the parser found the record in its input, for reporting a
+	// reject of it; it is not stored.
+	Pos Position
 }
 
 // Precision says how exactly an observation's point locates it: a source that only

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,10 +32,37 @@ type Batch struct {
 
 // Reject is a record a source or the engine refused, with why.
 type Reject struct {
-	Record string // a locator: "feature 12 (us7000abcd)", "line 42"
-	Field  string // the field at fault: "geometry.coordinates", "properties.time"
-	Err    error  // why, often wrapping a sentinel such as geo.ErrLatitudeRange
-	Raw    string // the record as received, cut to MaxRawBytes
+	Record string   // a locator for people: "feature 12 (us7000abcd)", "line 42"
+	Pos    Position // where the record was in its input, for programs
+	Field  string   // the field at fault: "geometry.coordinates", "properties.time"
+	Err    error    // why, often wrapping a sentinel such as geo.ErrLatitudeRange
+	Raw    string   // the record as received, cut to MaxRawBytes
+}
+
+// Position locates a record in the input a source read, as the parser saw it,
+// so that whoever reports on the record (a push reply, a reject) never parses
+// it back out of a locator string.
+type Position struct {
+	// Kind is what the format calls a record: "feature", "line", "row", "item".
+	// Empty for a record whose source does not say.
+	Kind string
+	// Index is the record's 0-based position among the input's records.
+	Index int
+	// Line is the 1-based line the record starts on; 0 when the format has no
+	// lines worth naming (a FeatureCollection on one line).
+	Line int
+}
+
+// String is the locator people read: "feature 3" (0-based, as jq's
+// .features[3]), "line 42" (1-based, as an editor counts).
+func (p Position) String() string {
+	switch {
+	case p.Kind == "":
+		return ""
+	case p.Line > 0:
+		return "line " + strconv.Itoa(p.Line)
+	}
+	return p.Kind + " " + strconv.Itoa(p.Index)
 }
 
 // RecordError is a rejected record as an error: it names source, record and field.

@@ -83,7 +83,7 @@ func (a *httpAPI) pushHandler(plan *configs.Plan) (http.Handler, error) {
 		return nil, nil
 	}
 	h, err := push.New(push.Options{
-		Ingest:       a.engine.Ingest,
+		Ingest:       a.engine.IngestRecords,
 		Source:       plan.Push.Source,
 		GeoJSON:      plan.Push.GeoJSON,
 		MaxBodyBytes: plan.HTTP.MaxBodyBytes,

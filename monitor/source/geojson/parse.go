@@ -102,7 +102,7 @@ func Parse(data []byte, opt Options) (monitor.Batch, error) {
 	}
 	switch head.Type {
 	case "Feature":
-		collect(&b, data, "feature 0", opt)
+		collect(&b, data, monitor.Position{Kind: "feature"}, opt)
 	case "FeatureCollection":
 		var features []json.RawMessage
 		if len(head.Features) > 0 {
@@ -112,7 +112,7 @@ func Parse(data []byte, opt Options) (monitor.Batch, error) {
 		}
 		b.Observations = make([]monitor.Observation, 0, len(features))
 		for i, f := range features {
-			collect(&b, f, "feature "+strconv.Itoa(i), opt)
+			collect(&b, f, monitor.Position{Kind: "feature", Index: i}, opt)
 		}
 	default:
 		return b, fmt.Errorf("geojson: type %q: %w", head.Type, ErrNotGeoJSON)
@@ -127,6 +127,7 @@ func Parse(data []byte, opt Options) (monitor.Batch, error) {
 func parseLines(data []byte, opt Options) (monitor.Batch, error) {
 	var b monitor.Batch
 	first := true
+	records := 0
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(bytes.TrimLeft(line, "\x1e"))
 		if len(line) == 0 {
@@ -136,18 +137,21 @@ func parseLines(data []byte, opt Options) (monitor.Batch, error) {
 			return monitor.Batch{}, fmt.Errorf("geojson: line %d is not JSON: %w", n+1, ErrNotGeoJSON)
 		}
 		first = false
-		collect(&b, line, "line "+strconv.Itoa(n+1), opt)
+		collect(&b, line, monitor.Position{Kind: "feature", Index: records, Line: n + 1}, opt)
+		records++
 	}
 	return b, nil
 }
 
-// collect parses one feature into b, as an observation or a reject.
-func collect(b *monitor.Batch, raw []byte, record string, opt Options) {
+// collect parses the feature at pos into b, as an observation or a reject.
+func collect(b *monitor.Batch, raw []byte, pos monitor.Position, opt Options) {
 	o, err := parseFeature(raw, opt)
+	o.Pos = pos
 	if err == nil {
 		b.Observations = append(b.Observations, o)
 		return
 	}
+	record := pos.String()
 	if o.ID != "" {
 		record += " (" + o.ID + ")"
 	}
@@ -157,6 +161,7 @@ func collect(b *monitor.Batch, raw []byte, record string, opt Options) {
 	}
 	b.Rejects = append(b.Rejects, monitor.Reject{
 		Record: record,
+		Pos:    pos,
 		Field:  fe.Field,
 		Err:    fe.Err,
 		Raw:    monitor.RawRecord(raw),

@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,9 +45,9 @@ const (
 	DefaultMaxClients = 10000
 )
 
-// IngestFunc stores one batch under source and returns what happened to it:
-// (*monitor.Engine).Ingest.
-type IngestFunc func(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error)
+// IngestFunc validates and stores one batch under source and returns what
+// happened to it, with every record refused: (*monitor.Engine).IngestRecords.
+type IngestFunc func(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, []monitor.Reject, error)
 
 // Options configure a Handler.
 type Options struct {
@@ -168,7 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{"unreadable body"})
 		return
 	}
-	b, rejects, err := ParseBody(body, h.opt.GeoJSON)
+	b, err := geojson.Parse(body, h.opt.GeoJSON)
 	if err != nil {
 		// The parser's detail can quote Go types; the sender gets the gist.
 		h.opt.Log.Debug("push body refused", zap.String("client", client), zap.Error(err))
@@ -176,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Origin = "push " + client
-	res, err := h.opt.Ingest(r.Context(), h.opt.Source, b, now)
+	res, rejects, err := h.opt.Ingest(r.Context(), h.opt.Source, b, now)
 	if err != nil {
 		// The detail (paths, driver errors) is for the operator, not the sender.
 		h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
@@ -185,14 +184,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"store unavailable; nothing was stored, retry later"})
 		return
 	}
-	resp := Response{
-		Stored: res.Added + res.Updated + res.Unchanged, Added: res.Added, Updated: res.Updated,
-		Duplicates: res.Unchanged, Rejected: rejects,
-	}
-	status := http.StatusOK
-	if len(rejects) > 0 || res.Rejected > 0 {
-		status = http.StatusUnprocessableEntity
-	}
+	status, resp := reply(res, rejects)
 	writeJSON(w, status, resp)
 }
 
@@ -228,55 +220,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away; nothing to do
 }
 
-// ParseBody reads a pushed body, whatever its Content-Type says: a Feature, a
-// FeatureCollection or newline-delimited Features, as geojson.Parse does. It
-// returns the observations that pass Validate, with every other record both in
-// the batch's Rejects (to be kept in the rejects table) and in the list for the
-// response, in request order. The error, for a body that is not GeoJSON at
-// all, is meant for the sender.
-func ParseBody(body []byte, opt geojson.Options) (monitor.Batch, []Rejected, error) {
-	b, err := geojson.Parse(body, opt)
-	if err != nil {
-		return monitor.Batch{}, nil, err
+// reply is what the sender is told of a stored batch: every record refused
+// anywhere on the way (by the parser or by the engine's checks) with its
+// position, so that stored + len(rejected) is the number of records sent.
+func reply(res monitor.IngestResult, rejects []monitor.Reject) (int, Response) {
+	resp := Response{
+		Stored: res.Added + res.Updated + res.Unchanged, Added: res.Added, Updated: res.Updated,
+		Duplicates: res.Unchanged, Rejected: make([]Rejected, 0, len(rejects)),
 	}
-	idx := recordIndexer(body)
-	rejected := make([]Rejected, 0, len(b.Rejects))
-	taken := make(map[int]bool, len(b.Rejects))
-	for _, r := range b.Rejects {
-		i := idx.index(r.Record)
-		taken[i] = true
-		rejected = append(rejected, Rejected{Index: i, Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
+	for _, r := range rejects {
+		resp.Rejected = append(resp.Rejected, Rejected{Index: r.Pos.Index, Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
 	}
-	// geojson keeps the observations in request order and names rejects by
-	// position, so the k-th observation is the k-th record not rejected.
-	keep := b.Observations[:0]
-	next := 0
-	for _, o := range b.Observations {
-		for taken[next] {
-			next++
-		}
-		i := next
-		next++
-		o.Normalize()
-		if err := o.Validate(); err != nil {
-			field := ""
-			if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
-				field, err = fe.Field, fe.Err
-			}
-			rec := idx.locator(i)
-			if o.ID != "" {
-				rec += " (" + o.ID + ")"
-			}
-			b.Rejects = append(b.Rejects, monitor.Reject{Record: rec, Field: field, Err: err,
-				Raw: monitor.RawRecord(fmt.Appendf(nil, "id=%q time=%s lon=%v lat=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat()))})
-			rejected = append(rejected, Rejected{Index: i, Record: rec, Field: field, Reason: reason(err)})
-			continue
-		}
-		keep = append(keep, o)
+	if len(resp.Rejected) > 0 {
+		return http.StatusUnprocessableEntity, resp
 	}
-	b.Observations = keep
-	slices.SortStableFunc(rejected, func(a, b Rejected) int { return a.Index - b.Index })
-	return b, rejected, nil
+	return http.StatusOK, resp
 }
 
 func reason(err error) string {
@@ -284,50 +242,6 @@ func reason(err error) string {
 		return "rejected"
 	}
 	return err.Error()
-}
-
-// indexer maps geojson's record locators ("feature 3 (id)", 0-based; "line 5",
-// 1-based, counting blank lines) to 0-based positions among the records.
-type indexer struct {
-	lines []int // for newline-delimited input: the 1-based line of each record
-}
-
-func recordIndexer(body []byte) indexer {
-	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
-	if json.Valid(trimmed) {
-		return indexer{}
-	}
-	// As geojson.parseLines splits: the untrimmed body, a leading RS dropped.
-	var ix indexer
-	for n, line := range bytes.Split(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), []byte("\n")) {
-		if len(bytes.TrimSpace(bytes.TrimLeft(line, "\x1e"))) > 0 {
-			ix.lines = append(ix.lines, n+1)
-		}
-	}
-	return ix
-}
-
-func (ix indexer) index(record string) int {
-	kind, rest, _ := strings.Cut(record, " ")
-	num, _, _ := strings.Cut(rest, " ")
-	n, err := strconv.Atoi(num)
-	if err != nil {
-		return -1
-	}
-	if kind == "line" {
-		if i, ok := slices.BinarySearch(ix.lines, n); ok {
-			return i
-		}
-		return -1
-	}
-	return n
-}
-
-func (ix indexer) locator(i int) string {
-	if ix.lines != nil && i < len(ix.lines) {
-		return "line " + strconv.Itoa(ix.lines[i])
-	}
-	return "feature " + strconv.Itoa(i)
 }
 
 // clientKey is the rate-limit key of a remote address: the IP, or the /64 of

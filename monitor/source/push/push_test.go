@@ -51,7 +51,7 @@ func newEngine(t testing.TB) (*monitor.Engine, *store.DB) {
 
 func newHandler(t testing.TB, e *monitor.Engine, opt push.Options) *push.Handler {
 	t.Helper()
-	opt.Ingest = e.Ingest
+	opt.Ingest = e.IngestRecords
 	opt.Source = "push"
 	if opt.Now == nil {
 		opt.Now = func() time.Time { return t0 }
@@ -147,6 +147,10 @@ func TestHandler(t *testing.T) {
 			422, `{"stored":1,"added":1,"updated":0,"duplicates":0,"rejected":[` +
 				`{"index":1,"record":"line 3 (b)","field":"properties.time","reason":"unparseable time: \"yesterday\" is not RFC 3339 or ISO 8601"},` +
 				`{"index":2,"record":"line 4","field":"feature","reason":"invalid value: not a JSON object: unexpected end of JSON input"}]}` + "\n", 1},
+		// Refused by the engine's own check (max_future), after parsing: still
+		// listed, with its position, and not counted as stored.
+		{"a record dated past max_future", "application/geo+json", collection(okA, feature("late", 131.9, 43.1, "2030-01-01T00:00:00Z"), okB), 422,
+			`{"stored":2,"added":2,"updated":0,"duplicates":0,"rejected":[{"index":1,"record":"feature 1 (late)","field":"time","reason":"too far in the future: 2030-01-01T00:00:00Z is more than 24h0m0s after ingest"}]}` + "\n", 2},
 		{"all rejected", "application/geo+json", collection(badC), 422,
 			`{"stored":0,"added":0,"updated":0,"duplicates":0,"rejected":[{"index":0,"record":"feature 0 (c)","field":"geometry.coordinates","reason":"position [131.8, 91]: latitude outside [-90, 90]"}]}` + "\n", 0},
 		{"empty collection", "application/geo+json", collection(), 200,
@@ -172,7 +176,36 @@ func TestHandler(t *testing.T) {
 			if n := count(t, db); n != tc.stored {
 				t.Errorf("%d observations stored, want %d", n, tc.stored)
 			}
+			checkAccounted(t, tc.body, got)
 		})
+	}
+}
+
+// checkAccounted asserts the push contract on a stored batch's reply: every
+// record sent is stored or rejected, once, by its index.
+func checkAccounted(t *testing.T, body string, got exchange) {
+	t.Helper()
+	if got.status != http.StatusOK && got.status != http.StatusUnprocessableEntity {
+		return
+	}
+	var resp push.Response
+	if err := json.Unmarshal([]byte(got.body), &resp); err != nil {
+		t.Fatal(err)
+	}
+	b, err := geojson.Parse([]byte(body), geojson.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := len(b.Observations) + len(b.Rejects)
+	if resp.Stored+len(resp.Rejected) != sent {
+		t.Errorf("reply accounts for %d stored + %d rejected of %d records sent", resp.Stored, len(resp.Rejected), sent)
+	}
+	seen := map[int]bool{}
+	for _, r := range resp.Rejected {
+		if r.Index < 0 || r.Index >= sent || seen[r.Index] {
+			t.Errorf("rejected index %d repeated or outside the request: %+v", r.Index, resp.Rejected)
+		}
+		seen[r.Index] = true
 	}
 }
 
@@ -406,8 +439,8 @@ func TestHandlerStoreFailure(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	ingest := func(context.Context, string, monitor.Batch, time.Time) (monitor.IngestResult, error) {
-		return monitor.IngestResult{}, errors.New("unused")
+	ingest := func(context.Context, string, monitor.Batch, time.Time) (monitor.IngestResult, []monitor.Reject, error) {
+		return monitor.IngestResult{}, nil, errors.New("unused")
 	}
 	for _, opt := range []push.Options{
 		{Source: "push"},
@@ -472,35 +505,34 @@ func FuzzHandler(f *testing.F) {
 	})
 }
 
-// FuzzParseBody checks ParseBody alone: no panic; on success every record is an
-// observation that passes Validate or a reject at a distinct position, and the
-// batch's rejects match the list.
-func FuzzParseBody(f *testing.F) {
+// FuzzPositions checks what the push reply rests on: geojson.Parse gives every
+// record of a body, observation or reject, its own position, and together they
+// are 0…n-1, so a reply can name each refused record without parsing a locator.
+func FuzzPositions(f *testing.F) {
 	for _, s := range []string{collection(okA, badC, okB), okA + "\n \x1e\n" + badC + "\n{x\n", okA, "\ufeff" + okA + "\r\n" + okB} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, rejected, err := push.ParseBody(body, geojson.Options{})
+		b, err := geojson.Parse(body, geojson.Options{})
 		if err != nil {
 			if !errors.Is(err, geojson.ErrNotGeoJSON) {
 				t.Fatalf("error %v does not wrap ErrNotGeoJSON", err)
 			}
 			return
 		}
-		if len(b.Rejects) != len(rejected) {
-			t.Fatalf("%d rejects in the batch, %d in the response", len(b.Rejects), len(rejected))
-		}
-		seen := map[int]bool{}
-		for _, r := range rejected {
-			if r.Index < 0 || seen[r.Index] {
-				t.Fatalf("rejected index %d repeated or negative: %+v", r.Index, rejected)
+		n := len(b.Observations) + len(b.Rejects)
+		seen := make([]bool, n)
+		mark := func(p monitor.Position) {
+			if p.Index < 0 || p.Index >= n || seen[p.Index] {
+				t.Fatalf("position %+v repeated or outside 0…%d", p, n-1)
 			}
-			seen[r.Index] = true
+			seen[p.Index] = true
 		}
 		for _, o := range b.Observations {
-			if err := o.Validate(); err != nil {
-				t.Fatalf("observation %q: %v", o.ID, err)
-			}
+			mark(o.Pos)
+		}
+		for _, r := range b.Rejects {
+			mark(r.Pos)
 		}
 	})
 }

@@ -41,28 +41,41 @@ type Reject struct {
 
 // Position locates a record in the input a source read, as the parser saw it,
 // so that whoever reports on the record (a push reply, a reject) never parses
-// it back out of a locator string.
+// it back out of a locator string. It is small: every observation carries one.
 type Position struct {
-	// Kind is what the format calls a record: "feature", "line", "row", "item".
-	// Empty for a record whose source does not say.
-	Kind string
+	// Kind is what the format calls a record; RecordUnknown for a record whose
+	// source does not say.
+	Kind RecordKind
 	// Index is the record's 0-based position among the input's records.
-	Index int
+	Index int32
 	// Line is the 1-based line the record starts on; 0 when the format has no
 	// lines worth naming (a FeatureCollection on one line).
-	Line int
+	Line int32
 }
 
+// RecordKind is what a format calls its records.
+type RecordKind uint8
+
+// Record kinds.
+const (
+	RecordUnknown RecordKind = iota
+	RecordFeature            // a GeoJSON feature
+	RecordRow                // a CSV row
+	RecordItem               // an RSS or Atom item
+)
+
+var recordKinds = [...]string{"", "feature", "row", "item"}
+
 // String is the locator people read: "feature 3" (0-based, as jq's
-// .features[3]), "line 42" (1-based, as an editor counts).
+// .features[3]), "line 42" (1-based, as an editor counts); empty when unknown.
 func (p Position) String() string {
 	switch {
-	case p.Kind == "":
+	case p.Kind == RecordUnknown || int(p.Kind) >= len(recordKinds):
 		return ""
 	case p.Line > 0:
-		return "line " + strconv.Itoa(p.Line)
+		return "line " + strconv.Itoa(int(p.Line))
 	}
-	return p.Kind + " " + strconv.Itoa(p.Index)
+	return recordKinds[p.Kind] + " " + strconv.Itoa(int(p.Index))
 }
 
 // RecordError is a rejected record as an error: it names source, record and field.

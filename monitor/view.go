@@ -14,8 +14,27 @@ type views struct {
 	now time.Time
 	w   *Watch
 	obs []*Observation // sorted by compareObs
-	// in[reach][i] tells whether obs[i] is in the watch's area grown by reach.
-	in map[float64][]bool
+	// areas holds, per reach, whether each observation is in the watch's area
+	// grown by it, worked out for the observations a rule asked about.
+	areas map[float64]*membership
+}
+
+// membership caches an area's Contains per observation.
+type membership struct {
+	area Shape
+	in   []int8 // 0: not asked yet, 1: inside, -1: outside
+}
+
+func (m *membership) contains(i int, o *Observation) bool {
+	if m.in[i] == 0 {
+		// A corrupt (NaN) point has NaN distances, which compare false: it is
+		// never inside.
+		m.in[i] = -1
+		if m.area.Contains(o.Point) {
+			m.in[i] = 1
+		}
+	}
+	return m.in[i] > 0
 }
 
 func newViews(w *Watch, obs []Observation, now time.Time) *views {
@@ -24,7 +43,7 @@ func newViews(w *Watch, obs []Observation, now time.Time) *views {
 		ptrs[i] = &obs[i]
 	}
 	slices.SortFunc(ptrs, compareObs)
-	return &views{now: now, w: w, obs: ptrs, in: map[float64][]bool{}}
+	return &views{now: now, w: w, obs: ptrs, areas: map[float64]*membership{}}
 }
 
 // NewInput returns the input the engine hands nr at now when obs are what the
@@ -42,32 +61,29 @@ func (v *views) input(nr NamedRule) Input {
 	byTime := func(o *Observation, t time.Time) int { return o.Time.Compare(t) }
 	lo, _ := slices.BinarySearchFunc(v.obs, since, byTime)
 	hi, _ := slices.BinarySearchFunc(v.obs, v.now, byTime)
-	in := v.inside(r.ReachMeters())
+	area := v.area(r.ReachMeters())
 	kinds := r.Kinds()
 	out := make([]*Observation, 0, max(hi-lo, 0))
 	for i := lo; i < hi; i++ {
+		// The cheap tests first: the area's is a geodesic distance or a
+		// point-in-polygon test.
 		o := v.obs[i]
-		if in[i] && (len(kinds) == 0 || slices.Contains(kinds, o.Kind)) && nr.Select.Match(o) {
+		if (len(kinds) == 0 || slices.Contains(kinds, o.Kind)) && nr.Select.Match(o) && area.contains(i, o) {
 			out = append(out, o)
 		}
 	}
 	return Input{Now: v.now, Watch: v.w, Obs: out}
 }
 
-// inside reports, per observation, whether it is in the watch's area grown by
-// reach. A corrupt (NaN) point has NaN distances, which compare false: it is
-// never inside.
-func (v *views) inside(reach float64) []bool {
-	if in, ok := v.in[reach]; ok {
-		return in
+// area returns the membership of the watch's area grown by reach, shared by the
+// rules with that reach.
+func (v *views) area(reach float64) *membership {
+	m, ok := v.areas[reach]
+	if !ok {
+		m = &membership{area: v.w.Area(reach), in: make([]int8, len(v.obs))}
+		v.areas[reach] = m
 	}
-	area := v.w.Area(reach)
-	in := make([]bool, len(v.obs))
-	for i, o := range v.obs {
-		in[i] = area.Contains(o.Point)
-	}
-	v.in[reach] = in
-	return in
+	return m
 }
 
 // compareObs orders observations by (Time, FID, ID).

@@ -102,7 +102,7 @@ func Parse(data []byte, opt Options) (monitor.Batch, error) {
 	}
 	switch head.Type {
 	case "Feature":
-		collect(&b, data, monitor.Position{Kind: "feature"}, opt)
+		collect(&b, data, monitor.Position{Kind: monitor.RecordFeature}, opt)
 	case "FeatureCollection":
 		var features []json.RawMessage
 		if len(head.Features) > 0 {
@@ -112,7 +112,7 @@ func Parse(data []byte, opt Options) (monitor.Batch, error) {
 		}
 		b.Observations = make([]monitor.Observation, 0, len(features))
 		for i, f := range features {
-			collect(&b, f, monitor.Position{Kind: "feature", Index: i}, opt)
+			collect(&b, f, monitor.Position{Kind: monitor.RecordFeature, Index: int32(i)}, opt)
 		}
 	default:
 		return b, fmt.Errorf("geojson: type %q: %w", head.Type, ErrNotGeoJSON)
@@ -137,7 +137,7 @@ func parseLines(data []byte, opt Options) (monitor.Batch, error) {
 			return monitor.Batch{}, fmt.Errorf("geojson: line %d is not JSON: %w", n+1, ErrNotGeoJSON)
 		}
 		first = false
-		collect(&b, line, monitor.Position{Kind: "feature", Index: records, Line: n + 1}, opt)
+		collect(&b, line, monitor.Position{Kind: monitor.RecordFeature, Index: int32(records), Line: int32(n + 1)}, opt)
 		records++
 	}
 	return b, nil

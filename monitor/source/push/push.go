@@ -229,7 +229,7 @@ func reply(res monitor.IngestResult, rejects []monitor.Reject) (int, Response) {
 		Duplicates: res.Unchanged, Rejected: make([]Rejected, 0, len(rejects)),
 	}
 	for _, r := range rejects {
-		resp.Rejected = append(resp.Rejected, Rejected{Index: r.Pos.Index, Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
+		resp.Rejected = append(resp.Rejected, Rejected{Index: int(r.Pos.Index), Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
 	}
 	if len(resp.Rejected) > 0 {
 		return http.StatusUnprocessableEntity, resp

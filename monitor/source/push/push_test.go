@@ -523,7 +523,7 @@ func FuzzPositions(f *testing.F) {
 		n := len(b.Observations) + len(b.Rejects)
 		seen := make([]bool, n)
 		mark := func(p monitor.Position) {
-			if p.Index < 0 || p.Index >= n || seen[p.Index] {
+			if p.Index < 0 || int(p.Index) >= n || seen[p.Index] {
 				t.Fatalf("position %+v repeated or outside 0…%d", p, n-1)
 			}
 			seen[p.Index] = true

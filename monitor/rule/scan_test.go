@@ -175,3 +175,41 @@ func TestScanReproducible(t *testing.T) {
 		t.Errorf("p %v, recurrence %v days; want recurrence = 1 day / p", p, a.Stats["recurrence_days"])
 	}
 }
+
+// TestScanCentersAtTheWatch: a strong outbreak elsewhere in the study area
+// does not hide a weaker one at the watch when cylinders are centred at the
+// watch (the default); the textbook whole-area scan finds the stronger one
+// first and, as it is not at the watch, stays silent.
+func TestScanCentersAtTheWatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	obs := background(r, 400)
+	add := func(p orb.Point, n int) {
+		for range n {
+			obs = append(obs, ob(int64(len(obs)+1), p, time.Duration(r.Int64N(int64(2*day)))+1))
+		}
+	}
+	add(orb.Point{0.3, 0.3}, 40)   // strong, 45 km from the watch
+	add(orb.Point{-0.2, -0.2}, 12) // weaker, at the watch
+	w := &monitor.Watch{Name: "w", Center: orb.Point{-0.2, -0.2}, RadiusMeters: 10e3}
+	p := scanParams(199, 1)
+	p.AreaMeters, p.Recurrence = 200e3, 50*day
+	got := eval(mustScan(t, p), now, w, obs)
+	if len(got) != 1 || geo.Distance(got[0].Center, w.Center) > 10e3 || got[0].Stats["observed"] < 12 {
+		t.Fatalf("centred at the watch: %+v, want one finding of the outbreak at the watch", got)
+	}
+	p.Centers = rule.ScanCentersArea
+	if got := eval(mustScan(t, p), now, w, obs); len(got) != 0 {
+		t.Errorf("whole area: %+v, want none (the area's most likely cluster is elsewhere)", got)
+	}
+}
+
+// TestScanRecurrenceError names what would reach an unreachable recurrence.
+func TestScanRecurrenceError(t *testing.T) {
+	_, err := rule.NewScan(rule.ScanParams{Period: 30 * day, MaxRadiusMeters: 10e3, MaxWindow: 7 * day,
+		Replicates: 99, EvalEvery: day, Recurrence: 365 * day})
+	want := "recurrence: too large: the smallest p 99 replicates can give is 1/100, so evaluated every 24h0m0s a scan shows " +
+		"recurrences up to 100d (every × (replicates+1)); use replicates: 364 or more, or a schedule whose ticks are at least 87h36m0s apart (got 8760h0m0s)"
+	if err == nil || err.Error() != want {
+		t.Errorf("NewScan = %v\nwant %s", err, want)
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const russiaRegions = "../../../shared/data/russia-regions/russia_federal_subjects.geojson"
+
+// readmeYAML returns the first yaml block under the README heading "### "+heading.
+func readmeYAML(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n### "+heading+"\n")
+	if !ok {
+		t.Fatalf("README has no section %q", heading)
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatalf("README section %q has no yaml block", heading)
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	return block
+}
+
+// backtestRows runs geowatch backtest as the README shows and returns the
+// transitions it reports.
+func backtestRows(t *testing.T, args ...string) []backtestRow {
+	t.Helper()
+	report := filepath.Join(t.TempDir(), "transitions.json")
+	var out, errOut strings.Builder
+	if err := run(t.Context(), append(append([]string{"backtest"}, args...), "--json", report), &out, &errOut); err != nil {
+		t.Fatalf("backtest %v: %v\n%s", args, err, errOut.String())
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []backtestRow
+	if err := json.Unmarshal(data, &rows); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("backtest:\n%s", out.String())
+	return rows
+}
+
+// firstFiring returns when each watch/rule first fired.
+func firstFiring(rows []backtestRow) map[string]time.Time {
+	fired := map[string]time.Time{}
+	for _, r := range rows {
+		if k := r.Watch + "/" + r.Rule; r.To == "firing" && fired[k].IsZero() {
+			fired[k] = r.At
+		}
+	}
+	return fired
+}
+
+// TestReadmeWatchExamples runs the README's watch and rule examples, as
+// written, through geowatch backtest: the polygon watches on planted reports
+// in Vladivostok's port (inside Primorsky Krai, from the real regions file),
+// the surge and scan on the real USGS catalog around the Challis mainshock.
+func TestReadmeWatchExamples(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("watches", func(t *testing.T) {
+		regions, err := filepath.Abs(russiaRegions)
+		if err == nil {
+			_, err = os.Stat(regions)
+		}
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal(err)
+			}
+			t.Skipf("shared data absent: %v", err)
+		}
+		block := strings.ReplaceAll(readmeYAML(t, "Watches"), "/etc/geowatch/russia_federal_subjects.geojson", regions)
+		cfg := filepath.Join(dir, "watches.yaml")
+		writeFile(t, cfg, "database: "+filepath.Join(dir, "unused.gpkg")+"\n"+block)
+		at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		var fs []string
+		for i := range 8 {
+			fs = append(fs, fmt.Sprintf(`{"type":"Feature","id":"r%d","geometry":{"type":"Point","coordinates":[%.4f,%.4f]},"properties":{"time":%q,"type":"police_presence"}}`,
+				i, 131.895+0.001*float64(i%3), 43.115+0.001*float64(i%2), at.Add(-time.Duration(i+1)*15*time.Minute).Format(time.RFC3339)))
+		}
+		feed := filepath.Join(dir, "planted.geojson")
+		writeFile(t, feed, `{"type":"FeatureCollection","features":[`+strings.Join(fs, ",")+`]}`)
+		fired := firstFiring(backtestRows(t, "--config", cfg, "--file", feed, "--source", "reports",
+			"--from", at.Add(-time.Hour).Format(time.RFC3339), "--to", at.Format(time.RFC3339), "--step", "1h"))
+		for _, k := range []string{"primorsky/cluster", "port/reports"} {
+			if !fired[k].Equal(at) {
+				t.Errorf("%s: fired at %v, want %v (an hour earlier 4 reports are too few)", k, fired[k], at)
+			}
+		}
+	})
+	t.Run("rules", func(t *testing.T) {
+		if _, err := os.Stat(usgsMonth); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal(err)
+			}
+			t.Skipf("shared data absent: %v", err)
+		}
+		cfg := filepath.Join(dir, "rules.yaml")
+		writeFile(t, cfg, "database: "+filepath.Join(dir, "unused.gpkg")+"\n"+readmeYAML(t, "Rules"))
+		fired := firstFiring(backtestRows(t, "--config", cfg, "--file", usgsMonth, "--source", "usgs", "--preset", "usgs-csv",
+			"--from", "2020-03-31T22:00:00Z", "--to", "2020-04-01T04:00:00Z", "--step", "30m"))
+		mainshock := time.Date(2020, 3, 31, 23, 52, 0, 0, time.UTC)
+		for _, k := range []string{"challis/quake-surge", "challis/scan"} {
+			if at := fired[k]; at.Before(mainshock) || at.After(mainshock.Add(2*time.Hour)) {
+				t.Errorf("%s: first fired at %v, want within 2 h after the mainshock at %v", k, at, mainshock)
+			}
+		}
+	})
+}

@@ -137,6 +137,11 @@ subscribers:
 		t.Errorf("POST = %d %s, want 200 %s", resp.StatusCode, b, want)
 	}
 
+	// Deliveries are asynchronous: the subscriber has the alert once the outbox
+	// is flushed.
+	if err := engine.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	want := fmt.Sprintf(`
 # HELP geowatch_alert_transitions_total Persisted alert transitions per watch and rule, by the state entered.
 # TYPE geowatch_alert_transitions_total counter

@@ -335,3 +335,29 @@ func TestRestartWhilePending(t *testing.T) {
 		wantStates(t, rec, "pending>firing")
 	})
 }
+
+// TestEvaluateConcurrently: evaluations of one watch at the same instant, as a
+// reload's immediate evaluation and the schedule's can be, are serialised: one
+// alert, one transition, one announcement.
+func TestEvaluateConcurrently(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := openStore(t, filepath.Join(t.TempDir(), "g.gpkg"))
+		rec := &recorder{}
+		e := newEngine(t, db, rec)
+		w := countWatch(t, monitor.NamedRule{})
+		reports(t, db, "a", vladivostok, 5, t0)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { evaluate(t, e, w, t0) })
+		}
+		wg.Wait()
+		wantStates(t, rec, "none>firing")
+		if open := e.OpenAlerts(); len(open) != 1 {
+			t.Errorf("open alerts = %+v, want 1", open)
+		}
+		ts, err := db.Transitions(t.Context(), store.TransitionFilter{})
+		if err != nil || len(ts) != 1 {
+			t.Errorf("transitions = %+v (%v), want 1", ts, err)
+		}
+	})
+}

@@ -381,3 +381,50 @@ sources:
 		t.Errorf("no READY=1 status tells of the failed reload: %q", msgs)
 	}
 }
+
+// TestReloadTruncated reloads a config cut short after its sources block: still
+// valid YAML, it removes every watch and the subscribers. The reload warns and
+// names the watches it removed, and the resolved event of the alert it ended
+// reaches the subscriber that had the alert, before that subscriber is closed.
+func TestReloadTruncated(t *testing.T) {
+	srv := serveTestFeed(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	alertsFile := filepath.Join(dir, "alerts.jsonl")
+	head := fmt.Sprintf(`
+database: %s
+sources:
+  - {name: feed, type: geojson, url: %s/all_hour.geojson, schedule: "@every 1h"}
+`, filepath.Join(dir, "geowatch.gpkg"), srv.URL)
+	writeFile(t, cfg, head+fmt.Sprintf(`watches:
+  - name: vladivostok
+    place: Vladivostok
+    radius: 50km
+    schedule: "@every 1h"
+    rules: [{name: reports, type: count, min: 5, window: 6h, kinds: [police_presence]}]
+subscribers:
+  - {name: file, sink: file, path: %s}
+`, alertsFile))
+	out := &syncBuffer{}
+	listenNotify(t, nil)
+	t.Setenv("WATCHDOG_USEC", "")
+	r := runInProcess(t, cfg, out)
+	r.waitFor(t, "scheduler started", func() bool { return len(out.find(t, "scheduler started")) > 0 })
+	r.waitFor(t, "the alert in the file", func() bool { return strings.Contains(readFile(t, alertsFile), `"alert firing"`) })
+
+	writeFile(t, cfg, head) // cut after the sources block
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "config reloaded", func() bool { return len(out.find(t, "config reloaded")) > 0 })
+	r.waitFor(t, "the resolved event in the file", func() bool { return strings.Contains(readFile(t, alertsFile), `"alert resolved"`) })
+	r.stop(t)
+	warn := out.find(t, "reload removed most watches; their alerts are resolved")
+	if len(warn) != 1 || fmt.Sprint(warn[0]["removed_watches"]) != "[vladivostok]" || warn[0]["watches_after"] != 0.0 {
+		t.Errorf("reload warnings = %v, want one naming vladivostok, 0 watches left", warn)
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, alertsFile)), "\n")
+	if len(lines) != 2 {
+		t.Errorf("alerts file = %q, want the firing and the resolved event", lines)
+	}
+}

@@ -348,7 +348,11 @@ func TestEvaluateConcurrently(t *testing.T) {
 		reports(t, db, "a", vladivostok, 5, t0)
 		var wg sync.WaitGroup
 		for range 4 {
-			wg.Go(func() { evaluate(t, e, w, t0) })
+			wg.Go(func() {
+				if err := e.Evaluate(t.Context(), w, t0); err != nil {
+					t.Error(err)
+				}
+			})
 		}
 		wg.Wait()
 		wantStates(t, rec, "none>firing")

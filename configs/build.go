@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	_ "time/tzdata" // time_zone names resolve without the system's zoneinfo
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
@@ -42,6 +43,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	case "csv":
 		used["url"], used["kind"], used["fields"], used["preset"], used["delimiter"] = true, true, true, true, true
 		used["header"], used["columns"], used["min_columns"], used["lazy_quotes"], used["precisions"] = true, true, true, true, true
+		used["time_zone"], used["max_event_lag"] = true, true
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
@@ -112,7 +114,7 @@ func (b *builder) source(path string, s SourceConfig) {
 		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
 		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
 		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
-		"precisions": s.Precisions != nil,
+		"precisions": s.Precisions != nil, "time_zone": s.TimeZone != "", "max_event_lag": s.MaxEventLag != "",
 	} {
 		if set && !used[field] {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))
@@ -126,10 +128,14 @@ func (b *builder) source(path string, s SourceConfig) {
 
 func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 	if f := s.Fields; f != nil {
-		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil} {
+		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil,
+			"id_fallback": f.IDFallback != "", "event_time": f.EventTime != "", "event_time_layout": f.EventTimeLayout != nil} {
 			if set {
 				b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
 			}
+		}
+		if len(f.Time) > 1 {
+			b.fail(path+".fields.time", []string(f.Time), fmt.Errorf("%w (%s; a list of columns is csv only)", ErrNotApplied, s.Type))
 		}
 		switch f.TimeFormat {
 		case "", "auto", "epoch_ms", "epoch_s", "rfc3339":
@@ -145,7 +151,7 @@ func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 func (s SourceConfig) GeoJSONOptions() geojson.Options {
 	opt := geojson.Options{DefaultKind: s.Kind}
 	if f := s.Fields; f != nil {
-		opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
+		opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time.First(), f.Kind
 		opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
 		opt.EpochSeconds = f.TimeFormat == "epoch_s"
 	}
@@ -334,8 +340,31 @@ func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
 		if f.TimeFormat != "" {
 			b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w (csv; use time_layout)", ErrNotApplied))
 		}
-		opt.Fields = csv.Fields{ID: f.ID, Time: f.Time, TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
-			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision}
+		opt.Fields = csv.Fields{ID: f.ID, IDFallback: f.IDFallback, Time: f.Time.First(), TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
+			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision,
+			EventTime: f.EventTime, EventTimeLayout: f.EventTimeLayout}
+		if len(f.Time) > 1 {
+			opt.Fields.TimeColumns = f.Time[1:]
+		}
+	}
+	if s.TimeZone != "" {
+		loc, err := parseZone(s.TimeZone)
+		if err != nil {
+			b.fail(path+".time_zone", s.TimeZone, err)
+		}
+		opt.TimeZone = loc
+	}
+	if s.MaxEventLag != "" {
+		switch d, err := ParseDuration(s.MaxEventLag); {
+		case err != nil:
+			b.fail(path+".max_event_lag", nil, err)
+		case d < 0:
+			b.fail(path+".max_event_lag", s.MaxEventLag, errors.New("must not be negative"))
+		case d == 0:
+			opt.MaxEventLag = -1 // 0s turns a preset's check off
+		default:
+			opt.MaxEventLag = d
+		}
 	}
 	if len(s.Precisions) > 0 {
 		opt.Precisions = make(map[string]monitor.Precision, len(s.Precisions))
@@ -353,4 +382,20 @@ func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
 		return opt, false
 	}
 	return opt, true
+}
+
+// parseZone reads a time zone: an IANA name ("Europe/Rome", "UTC") or a fixed
+// offset ("+03:00", "-0500", "Z").
+func parseZone(s string) (*time.Location, error) {
+	for _, layout := range [...]string{"Z07:00", "Z0700", "Z07"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(s, off), nil
+		}
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil || s == "" || s == "Local" {
+		return nil, fmt.Errorf("%w: want an IANA name such as Europe/Rome or an offset such as +03:00", ErrUnknown)
+	}
+	return loc, nil
 }

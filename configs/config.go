@@ -102,6 +102,8 @@ type SourceConfig struct {
 	MinColumns int               `yaml:"min_columns"` // csv: rows may lack trailing columns down to this many
 	LazyQuotes bool              `yaml:"lazy_quotes"` // csv: accept quotes inside unquoted fields
 	Precisions map[string]string `yaml:"precisions"`  // csv: precision column value → exact|city|region|country
+	TimeZone    string `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
+	MaxEventLag string `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
 
 	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
 	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)
@@ -112,7 +114,7 @@ type SourceConfig struct {
 // preset. CSV columns are names from the header (or columns) or "#N", 1-based.
 type FieldMapping struct {
 	ID         string   `yaml:"id"`          // default: the feature's id
-	Time       string   `yaml:"time"`        // default: time
+	Time       Columns  `yaml:"time"`        // default: time; csv: a list of columns joined by spaces (date and time)
 	TimeFormat string   `yaml:"time_format"` // geojson: auto (default), epoch_ms, epoch_s, rfc3339
 	TimeLayout []string `yaml:"time_layout"` // csv: Go layouts tried in order, or epoch_ms / epoch_s
 	Lat        string   `yaml:"lat"`         // csv only
@@ -123,6 +125,39 @@ type FieldMapping struct {
 	URL        string   `yaml:"url"`         // default: url
 	Weight     string   `yaml:"weight"`      // default: none (weight 1)
 	Precision  string   `yaml:"precision"`   // csv only: see precisions
+
+	IDFallback      string   `yaml:"id_fallback"`       // csv only: the id where the id column is empty
+	EventTime       string   `yaml:"event_time"`        // csv only: when the event happened, for max_event_lag
+	EventTimeLayout []string `yaml:"event_time_layout"` // csv only: event_time's layouts (default time_layout)
+}
+
+// Columns names one column, or several in a YAML list.
+type Columns []string
+
+// UnmarshalYAML reads a name or a list of names.
+func (c *Columns) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*c = nil
+		if one != "" {
+			*c = Columns{one}
+		}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return errors.New("want a column name or a list of them")
+	}
+	*c = many
+	return nil
+}
+
+// First returns the first name, or "".
+func (c Columns) First() string {
+	if len(c) == 0 {
+		return ""
+	}
+	return c[0]
 }
 
 // WatchConfig is a watched place and its rules: a circle around a place name

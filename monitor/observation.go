@@ -97,6 +97,11 @@ var (
 	ErrBadTime  = errors.New("unparseable time")
 	ErrBadValue = errors.New("invalid value")
 	ErrFuture   = errors.New("too far in the future")
+	// ErrNotLocated means the source says it could not place the record: an
+	// empty or unknown location-precision code.
+	ErrNotLocated = errors.New("not located")
+	// ErrStale means a report of an event older than the source allows.
+	ErrStale = errors.New("stale")
 )
 
 // FieldError is a validation failure of one field of a record.

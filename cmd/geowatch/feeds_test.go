@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/geowatch/geowatch/monitor"
+)
+
+// csvTestdata holds the csv source's fixtures (see its README.txt).
+const csvTestdata = "../../monitor/source/csv/testdata"
+
+// storedRow is an observation as an analyst's sqlite3 reads it.
+type storedRow struct {
+	id, observedAt, precision string
+	lat, lon                  float64
+}
+
+// storedRows reads the observations of a source by ext_id, with plain SQL.
+func storedRows(t *testing.T, db, source string) map[string]storedRow {
+	t.Helper()
+	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rows, err := c.QueryContext(t.Context(), `SELECT ext_id, observed_at || '', precision, lat, lon FROM observations WHERE source = ?`, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]storedRow{}
+	for rows.Next() {
+		var r storedRow
+		if err := rows.Scan(&r.id, &r.observedAt, &r.precision, &r.lat, &r.lon); err != nil {
+			t.Fatal(err)
+		}
+		out[r.id] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ingestWithConfig runs `geowatch ingest --config` for source name and checks
+// that the run reconciles.
+func ingestWithConfig(t *testing.T, cfg, file, name string) monitor.IngestResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"ingest", "--config", cfg, file, "--source", name}, &stdout, &stderr); err != nil {
+		t.Fatalf("ingest %s: %v\n%s", name, err, stderr.String())
+	}
+	var r monitor.IngestResult
+	if _, err := fmt.Sscanf(stdout.String(), "seen %d, added %d, updated %d, unchanged %d, rejected %d\n",
+		&r.Seen, &r.Added, &r.Updated, &r.Unchanged, &r.Rejected); err != nil {
+		t.Fatalf("summary %q: %v", stdout.String(), err)
+	}
+	if r.Seen != r.Added+r.Updated+r.Unchanged+r.Rejected {
+		t.Errorf("%s: seen %d != added+updated+unchanged+rejected in %+v", name, r.Seen, r)
+	}
+	return r
+}
+
+// TestCSVFeedsReadRight reads real and real-format exports through a config
+// written as the README's csv section tells: GDELT rows never geocoded are
+// rejected, not stored at 0,0; reports of old events are rejected as stale,
+// unless the config dates GDELT by the event; ACLED rows without
+// event_id_cnty are keyed by data_id; a catalogue with separate date and
+// 12-hour time columns, in a time zone, reads at the right instant.
+func TestCSVFeedsReadRight(t *testing.T) {
+	if _, err := os.Stat(sharedData); err != nil {
+		t.Skipf("real data absent (%v)", err)
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	gdelt2 := filepath.Join(sharedData, "gdelt/gdelt2_20191024143000.export.CSV")
+	catalogue := filepath.Join(dir, "catalogue.csv")
+	// A national catalogue's layout: date and local time apart, 12-hour.
+	writeFile(t, catalogue, "event,date,time,lat,lon,mag\n"+
+		"jma-1,2024-05-01,4:49 AM,35.68,139.77,4.1\n"+
+		"jma-2,2024-05-01,12:05 PM,36.10,140.10,3.2\n"+
+		"jma-3,2024-05-01,25:00 PM,36.10,140.10,3.2\n")
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+database: %s
+sources:
+  - name: gdelt
+    type: csv
+    preset: gdelt2
+    url: %s
+    schedule: "*/15 * * * *"
+%s  - name: gdelt-backfile
+    type: csv
+    preset: gdelt1
+    url: %s/gdelt1-backfile-2013.tsv
+    schedule: "@daily"
+  - name: acled
+    type: csv
+    preset: acled
+    url: %s/acled-data-id.csv
+    schedule: "@daily"
+%s`, db, gdelt2, readmeSources(t, 0, "/var/lib/geowatch/gdelt/latest.export.CSV.zip", gdelt2),
+		csvTestdata, csvTestdata, readmeSources(t, 1, "/var/lib/geowatch/catalogue.csv", catalogue)))
+
+	t.Run("gdelt2 stale", func(t *testing.T) {
+		got := ingestWithConfig(t, cfg, gdelt2, "gdelt")
+		if want := (monitor.IngestResult{Seen: 2111, Added: 2022, Rejected: 89}); got != want {
+			t.Errorf("ingest = %+v, want %+v", got, want)
+		}
+		rows := storedRows(t, db, "gdelt")
+		if _, ok := rows["881990833"]; ok {
+			t.Error("881990833 (an event of 2018-10-24 reported 2019-10-24) is stored, want it rejected as stale")
+		}
+		if r := rows["881990885"]; r.observedAt != "2019-10-24T14:30:00.000Z" || r.precision != "region" {
+			t.Errorf("881990885 = %+v, want observed 2019-10-24T14:30:00.000Z (DATEADDED), region", r)
+		}
+		var stale []rejectRow
+		for _, r := range readRejects(t, db) {
+			if r.source == "gdelt" && r.field == "SQLDATE" {
+				stale = append(stale, r)
+			}
+		}
+		if len(stale) != 51 || stale[0].record != "line 1 (id 881990832)" ||
+			stale[0].reason != "stale: event of 2018-10-24 reported 365.6 days later (max_event_lag 3.0 days)" {
+			t.Errorf("%d stale rejects, first %+v; want 51, line 1 (id 881990832) of 2018-10-24", len(stale), stale[0])
+		}
+	})
+	t.Run("gdelt2 by event date", func(t *testing.T) {
+		got := ingestWithConfig(t, cfg, gdelt2, "gdelt-by-event")
+		if want := (monitor.IngestResult{Seen: 2111, Added: 2073, Rejected: 38}); got != want {
+			t.Errorf("ingest = %+v, want %+v", got, want)
+		}
+		if r := storedRows(t, db, "gdelt-by-event")["881990833"]; r.observedAt != "2018-10-24T00:00:00.000Z" || r.precision != "city" {
+			t.Errorf("881990833 = %+v, want observed 2018-10-24 (SQLDATE), city", r)
+		}
+	})
+	t.Run("gdelt1 backfile", func(t *testing.T) {
+		file := filepath.Join(csvTestdata, "gdelt1-backfile-2013.tsv")
+		got := ingestWithConfig(t, cfg, file, "gdelt-backfile")
+		if want := (monitor.IngestResult{Seen: 4, Added: 1, Rejected: 3}); got != want {
+			t.Errorf("ingest = %+v, want %+v", got, want)
+		}
+		rows := storedRows(t, db, "gdelt-backfile")
+		if r := rows["190000001"]; len(rows) != 1 || r.observedAt != "2013-02-03T00:00:00.000Z" || r.precision != "city" || r.lat != 44.3667 {
+			t.Errorf("stored %+v, want only 190000001 observed 2013-02-03, city, at 44.3667", rows)
+		}
+		var got3 []string
+		for _, r := range readRejects(t, db) {
+			if r.source == "gdelt-backfile" {
+				got3 = append(got3, r.record+" "+r.field+": "+r.reason)
+			}
+		}
+		want3 := []string{
+			"line 2 (id 190000002) SQLDATE: stale: event of 1982-03-15 reported 11283.0 days later (max_event_lag 3.0 days)",
+			"line 3 (id 190000003) ActionGeo_Type: not located: empty precision code: the record was not located",
+			"line 4 (id 190000004) ActionGeo_Type: not located: precision code \"0\" is not one of the mapped values (1, 2, 3, 4, 5)",
+		}
+		if !slices.Equal(got3, want3) {
+			t.Errorf("rejects\n got %q\nwant %q", got3, want3)
+		}
+	})
+	t.Run("acled data_id", func(t *testing.T) {
+		got := ingestWithConfig(t, cfg, filepath.Join(csvTestdata, "acled-data-id.csv"), "acled")
+		if want := (monitor.IngestResult{Seen: 3, Added: 2, Rejected: 1}); got != want {
+			t.Errorf("ingest = %+v, want %+v", got, want)
+		}
+		rows := storedRows(t, db, "acled")
+		if r, ok := rows["7654322"]; !ok || r.observedAt != "2020-05-12T00:00:00.000Z" || r.precision != "city" {
+			t.Errorf("stored %+v, want SYN2001 and 7654322 (keyed by data_id), city", rows)
+		}
+		if _, ok := rows["SYN2001"]; !ok {
+			t.Errorf("stored %+v, want SYN2001 by event_id_cnty", rows)
+		}
+		for _, r := range readRejects(t, db) {
+			if r.source == "acled" && (r.record != "line 4" || r.field != "event_id_cnty" || !strings.Contains(r.reason, "data_id is empty too")) {
+				t.Errorf("reject %+v, want line 4 on event_id_cnty naming data_id", r)
+			}
+		}
+	})
+	t.Run("date and 12-hour time in a zone", func(t *testing.T) {
+		got := ingestWithConfig(t, cfg, catalogue, "jma")
+		if want := (monitor.IngestResult{Seen: 3, Added: 2, Rejected: 1}); got != want {
+			t.Errorf("ingest = %+v, want %+v", got, want)
+		}
+		rows := storedRows(t, db, "jma")
+		// 04:49 and 12:05 in Tokyo (UTC+9) are 19:49 the day before and 03:05 UTC.
+		if rows["jma-1"].observedAt != "2024-04-30T19:49:00.000Z" || rows["jma-2"].observedAt != "2024-05-01T03:05:00.000Z" {
+			t.Errorf("stored %+v, want jma-1 at 2024-04-30T19:49:00.000Z, jma-2 at 2024-05-01T03:05:00.000Z", rows)
+		}
+		for _, r := range readRejects(t, db) {
+			if r.source == "jma" && (r.record != "line 4 (id jma-3)" || r.field != "date" || !strings.Contains(r.reason, `"2024-05-01 25:00 PM"`)) {
+				t.Errorf("reject %+v, want line 4 (id jma-3) on date, quoting the joined time", r)
+			}
+		}
+	})
+}
+
+// readmeSources returns the sources of the n-th YAML block of the README's
+// "CSV sources" section, with the path in it replaced by file.
+func readmeSources(t *testing.T, n int, path, file string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "#### CSV sources")
+	if i < 0 {
+		t.Fatal(`README.md has no "#### CSV sources" section`)
+	}
+	s = s[i:]
+	s = s[:strings.Index(s[1:], "\n#")+1]
+	blocks := strings.Split(s, "```yaml\n")
+	if len(blocks) <= n+1 {
+		t.Fatalf("the CSV section has %d yaml blocks, want %d", len(blocks)-1, n+1)
+	}
+	block := blocks[n+1][:strings.Index(blocks[n+1], "```")]
+	block, ok := strings.CutPrefix(block, "sources:\n")
+	if !ok || !strings.Contains(block, path) {
+		t.Fatalf("README CSV block %d is not a sources list reading %s:\n%s", n, path, block)
+	}
+	return strings.ReplaceAll(block, path, file)
+}

@@ -95,15 +95,15 @@ type SourceConfig struct {
 	Kind   string        `yaml:"kind"`   // geojson, spool, replay, rss, push: kind of records that carry none
 	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay, push: property names
 
-	Preset     string            `yaml:"preset"`      // csv: usgs-csv, gdelt2, gdelt1, acled
-	Delimiter  string            `yaml:"delimiter"`   // csv: one character; "\t" for tabs (default ",")
-	Header     *bool             `yaml:"header"`      // csv: the first row names the columns
-	Columns    []string          `yaml:"columns"`     // csv: names of a headerless file's columns
-	MinColumns int               `yaml:"min_columns"` // csv: rows may lack trailing columns down to this many
-	LazyQuotes bool              `yaml:"lazy_quotes"` // csv: accept quotes inside unquoted fields
-	Precisions map[string]string `yaml:"precisions"`  // csv: precision column value → exact|city|region|country
-	TimeZone    string `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
-	MaxEventLag string `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
+	Preset      string            `yaml:"preset"`        // csv: usgs-csv, gdelt2, gdelt1, acled
+	Delimiter   string            `yaml:"delimiter"`     // csv: one character; "\t" for tabs (default ",")
+	Header      *bool             `yaml:"header"`        // csv: the first row names the columns
+	Columns     []string          `yaml:"columns"`       // csv: names of a headerless file's columns
+	MinColumns  int               `yaml:"min_columns"`   // csv: rows may lack trailing columns down to this many
+	LazyQuotes  bool              `yaml:"lazy_quotes"`   // csv: accept quotes inside unquoted fields
+	Precisions  map[string]string `yaml:"precisions"`    // csv: precision column value → exact|city|region|country
+	TimeZone    string            `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
+	MaxEventLag string            `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
 
 	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
 	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)

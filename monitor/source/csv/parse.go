@@ -109,11 +109,11 @@ type Options struct {
 // (from the header or Options.Columns) or by its 1-based index as "#12". An
 // empty name leaves the field unset, or to the preset to compose.
 type Fields struct {
-	ID   string // id; required
+	ID string // id; required
 	// IDFallback (id_fallback) is read as the id where the ID column is empty;
 	// a file without this column has no fallback.
 	IDFallback string
-	Time string // time; required
+	Time       string // time; required
 	// TimeColumns (time given as a list) are further columns whose values
 	// follow Time's, each after one space, to make the time parsed: a date
 	// column and a time column read as "2024-05-01 4:49 AM".
@@ -414,18 +414,18 @@ type plan struct {
 
 func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
 	p := &plan{
-		names:       names,
-		keys:        make([][]byte, len(names)),
-		index:       make(map[string]int, len(names)),
-		min:         len(names),
+		names:        names,
+		keys:         make([][]byte, len(names)),
+		index:        make(map[string]int, len(names)),
+		min:          len(names),
 		layouts:      opt.Fields.TimeLayout,
 		eventLayouts: opt.Fields.EventTimeLayout,
 		zone:         opt.TimeZone,
 		maxEventLag:  opt.MaxEventLag,
 		precisions:   opt.Precisions,
-		defaultKind: opt.DefaultKind,
-		delimiter:   opt.Delimiter,
-		compose:     compose,
+		defaultKind:  opt.DefaultKind,
+		delimiter:    opt.Delimiter,
+		compose:      compose,
 	}
 	if opt.MinColumns > 0 && opt.MinColumns < p.min {
 		p.min = opt.MinColumns

@@ -50,9 +50,9 @@ var presets = map[string]preset{
 	// and is rejected as stale on SQLDATE.
 	"gdelt2": {
 		opt: Options{
-			Delimiter:  '\t',
-			LazyQuotes: true,
-			Columns:    gdelt2Columns,
+			Delimiter:   '\t',
+			LazyQuotes:  true,
+			Columns:     gdelt2Columns,
 			Fields:      gdeltFields("20060102150405"),
 			Precisions:  gdeltGeoTypes,
 			MaxEventLag: gdeltMaxEventLag,
@@ -64,10 +64,10 @@ var presets = map[string]preset{
 	// SOURCEURL only from April 2013, so rows of 57 and of 58 columns both read.
 	"gdelt1": {
 		opt: Options{
-			Delimiter:  '\t',
-			LazyQuotes: true,
-			Columns:    gdelt1Columns,
-			MinColumns: len(gdelt1Columns) - 1,
+			Delimiter:   '\t',
+			LazyQuotes:  true,
+			Columns:     gdelt1Columns,
+			MinColumns:  len(gdelt1Columns) - 1,
 			Fields:      gdeltFields("20060102"),
 			Precisions:  gdeltGeoTypes,
 			MaxEventLag: gdeltMaxEventLag,

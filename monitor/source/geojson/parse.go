@@ -41,8 +41,10 @@ type Options struct {
 	// EpochSeconds (epoch_seconds) reads a numeric time as seconds, not milliseconds.
 	EpochSeconds bool
 	// KindProperty (kind_property) names the kind property (default "type", as
-	// USGS: "earthquake", "quarry blast", "explosion").
+	// USGS: "earthquake", "quarry blast", "explosion"; a feature without "type"
+	// takes "kind", geowatch's own name, as pushed and spooled records use it).
 	KindProperty string
+	kindFallback string
 	// DefaultKind (default_kind) is the kind of records without one.
 	DefaultKind string
 	// PlaceProperty (place_property) names the place-name property (default "place").
@@ -68,7 +70,9 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.TimeProperty, "time")
-	def(&o.KindProperty, "type")
+	if o.KindProperty == "" {
+		o.KindProperty, o.kindFallback = "type", "kind"
+	}
 	def(&o.PlaceProperty, "place")
 	def(&o.TitleProperty, "title")
 	def(&o.URLProperty, "url")
@@ -221,6 +225,11 @@ func parseFeature(raw []byte, opt Options) (monitor.Observation, error) {
 			if *t.dst, err = text(v); err != nil {
 				return o, &monitor.FieldError{Field: prop(t.name), Err: err}
 			}
+		}
+	}
+	if v := props[opt.kindFallback]; o.Kind == "" && opt.kindFallback != "" && !isNull(v) {
+		if o.Kind, err = text(v); err != nil {
+			return o, &monitor.FieldError{Field: prop(opt.kindFallback), Err: err}
 		}
 	}
 	if o.Kind == "" {

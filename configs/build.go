@@ -1,9 +1,11 @@
 package configs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -34,6 +36,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	// Options that only some types read; setting one elsewhere is a mistake
 	// worth reporting rather than ignoring.
 	used := map[string]bool{}
+	used["id_namespace"] = s.Type == "geojson" || s.Type == "csv" || s.Type == "rss" || s.Type == "spool"
 	var opt geojson.Options
 	if s.Type != "csv" {
 		opt = b.geojsonOptions(path, s)
@@ -63,7 +66,34 @@ func (b *builder) source(path string, s SourceConfig) {
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
-		ropt := rss.Options{Kind: s.Kind}
+		used["preset"], used["time"], used["time_pattern"], used["time_layout"] = true, true, true, true
+		var ropt rss.Options
+		if s.Preset != "" {
+			p, err := rss.Preset(s.Preset)
+			if err != nil {
+				b.fail(path+".preset", s.Preset, err)
+			}
+			ropt = p
+		}
+		if s.Kind != "" {
+			ropt.Kind = s.Kind
+		}
+		if s.Time != "" {
+			ropt.Time = s.Time
+		}
+		if s.TimePattern != "" {
+			re, err := regexp.Compile(s.TimePattern)
+			if err != nil {
+				b.fail(path+".time_pattern", s.TimePattern, err)
+			}
+			ropt.TimePattern = re
+		}
+		if s.TimeLayout != nil {
+			ropt.TimeLayouts = s.TimeLayout
+		}
+		if err := ropt.Validate(); err != nil {
+			b.fail(path+".time", s.Time, err)
+		}
 		if c := s.MinConfidence; c != nil {
 			if *c <= 0 || *c > 1 {
 				b.fail(path+".min_confidence", *c, errors.New("must be in (0, 1]"))
@@ -115,10 +145,17 @@ func (b *builder) source(path string, s SourceConfig) {
 		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
 		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
 		"precisions": s.Precisions != nil, "time_zone": s.TimeZone != "", "max_event_lag": s.MaxEventLag != "",
+		"id_namespace": s.IDNamespace != "", "time": s.Time != "", "time_pattern": s.TimePattern != "", "time_layout": s.TimeLayout != nil,
 	} {
 		if set && !used[field] {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))
 		}
+	}
+	if s.IDNamespace != "" && used["id_namespace"] {
+		if !ValidName(s.IDNamespace) {
+			b.fail(path+".id_namespace", s.IDNamespace, errors.New("want letters, digits, _ . -"))
+		}
+		src = Namespaced{Source: src, Namespace: s.IDNamespace}
 	}
 	b.plan.Checks = append(b.plan.Checks, daemon.Check{
 		Name: s.Name, Type: s.Type, Schedule: s.Schedule, Timeout: timeout,
@@ -398,4 +435,20 @@ func parseZone(s string) (*time.Location, error) {
 		return nil, fmt.Errorf("%w: want an IANA name such as Europe/Rome or an offset such as +03:00", ErrUnknown)
 	}
 	return loc, nil
+}
+
+// Namespaced is a source whose batches carry its config's id_namespace, so
+// that the store keeps one record per (namespace, id) across the sources that
+// share it.
+type Namespaced struct {
+	monitor.Source
+	Namespace string
+}
+
+// Pull stamps every batch with the namespace.
+func (n Namespaced) Pull(ctx context.Context, now time.Time, emit monitor.EmitFunc) error {
+	return n.Source.Pull(ctx, now, func(ctx context.Context, b monitor.Batch) error {
+		b.Namespace = n.Namespace
+		return emit(ctx, b)
+	})
 }

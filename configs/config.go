@@ -105,6 +105,12 @@ type SourceConfig struct {
 	TimeZone    string            `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
 	MaxEventLag string            `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
 
+	IDNamespace string `yaml:"id_namespace"` // geojson, csv, rss, spool: ids shared with the sources naming the same namespace; stored once
+
+	Time        string   `yaml:"time"`         // rss: published (default), updated or summary
+	TimePattern string   `yaml:"time_pattern"` // rss: with time: summary, a regexp whose first group is the time
+	TimeLayout  []string `yaml:"time_layout"`  // rss: with time: summary, Go layouts of that time (default RFC 3339)
+
 	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
 	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)
 }

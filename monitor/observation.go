@@ -24,6 +24,10 @@ type Observation struct {
 	ID string
 	// Time is when it was observed, in UTC.
 	Time time.Time
+	// Revised is when the source last revised the record, where the format
+	// says (USGS's updated; an Atom entry's <updated>); zero otherwise. The
+	// store never replaces a stored revision with an older one.
+	Revised time.Time
 	// Ingested is when geowatch first stored it, in UTC; set by the store.
 	Ingested time.Time
 	// Point is where it was observed (lon, lat, WGS 84). For a non-point geometry it
@@ -166,6 +170,9 @@ func (o *Observation) Validate() error {
 // Normalize fills defaults before validation: UTC time, weight 1 when unset.
 func (o *Observation) Normalize() {
 	o.Time = o.Time.UTC()
+	if !o.Revised.IsZero() {
+		o.Revised = o.Revised.UTC()
+	}
 	if o.Weight == 0 {
 		o.Weight = 1
 	}

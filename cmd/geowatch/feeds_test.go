@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -227,4 +228,127 @@ func readmeSources(t *testing.T, n int, path, file string) string {
 		t.Fatalf("README CSV block %d is not a sources list reading %s:\n%s", n, path, block)
 	}
 	return strings.ReplaceAll(block, path, file)
+}
+
+// kilaueaWeek is the real USGS GeoJSON week of 2018-06-07..14.
+const kilaueaWeek = sharedData + "/usgs-week-2018-06-kilauea/all_week_2018-06-07_2018-06-14.geojson"
+
+// lastDay writes the features of the week file observed in its last day, byte
+// for byte as the week serves them, as USGS's all_day feed would.
+func lastDay(t *testing.T, week []byte, path string) int {
+	t.Helper()
+	var fc struct {
+		Metadata struct{ Generated int64 } `json:"metadata"`
+		Features []json.RawMessage        `json:"features"`
+	}
+	if err := json.Unmarshal(week, &fc); err != nil {
+		t.Fatal(err)
+	}
+	var day []string
+	for _, f := range fc.Features {
+		var p struct{ Properties struct{ Time int64 } }
+		if err := json.Unmarshal(f, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Properties.Time >= fc.Metadata.Generated-24*3600*1000 {
+			day = append(day, string(f))
+		}
+	}
+	writeFile(t, path, `{"type":"FeatureCollection","metadata":{"title":"USGS All Earthquakes, Past Day"},"features":[`+strings.Join(day, ",")+`]}`)
+	return len(day)
+}
+
+// TestSharedIDNamespace reads the real USGS week and the day within it through
+// two sources that declare one id_namespace: each event is stored once, and a
+// count over the store counts it once. A source without the namespace stores
+// the day again. An older revision of an event never replaces the stored one.
+func TestSharedIDNamespace(t *testing.T) {
+	week, err := os.ReadFile(kilaueaWeek)
+	if err != nil {
+		t.Skipf("real data absent (%v)", err)
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	dayFile := filepath.Join(dir, "all_day.geojson")
+	nDay := lastDay(t, week, dayFile)
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+database: %s
+sources:
+  - name: usgs-week
+    type: geojson
+    url: %s
+    schedule: "@every 5m"
+    id_namespace: usgs
+  - name: usgs-day
+    type: geojson
+    url: %s
+    schedule: "@every 1m"
+    id_namespace: usgs
+  - name: usgs-day-alone
+    type: geojson
+    url: %s
+    schedule: "@every 1m"
+`, db, kilaueaWeek, dayFile, dayFile))
+
+	if got, want := ingestWithConfig(t, cfg, kilaueaWeek, "usgs-week"), (monitor.IngestResult{Seen: 4711, Added: 4711}); got != want {
+		t.Errorf("week: %+v, want %+v", got, want)
+	}
+	if got, want := ingestWithConfig(t, cfg, dayFile, "usgs-day"), (monitor.IngestResult{Seen: nDay, Unchanged: nDay}); got != want {
+		t.Errorf("day in the week's namespace: %+v, want %+v (stored once)", got, want)
+	}
+	if n := countObservations(t, db); n != 4711 {
+		t.Errorf("%d observations after week and day, want 4711", n)
+	}
+	if got, want := ingestWithConfig(t, cfg, dayFile, "usgs-day-alone"), (monitor.IngestResult{Seen: nDay, Added: nDay}); got != want {
+		t.Errorf("day without a namespace: %+v, want %+v (its own ids)", got, want)
+	}
+	if n := countObservations(t, db); n != int64(4711+nDay) {
+		t.Errorf("%d observations, want %d", n, 4711+nDay)
+	}
+
+	// us1000epfe (M5.8, updated 1528915943040 in the week): an older revision
+	// through the day feed leaves it as stored; a newer one replaces it.
+	i := bytes.Index(week, []byte(`"id":"us1000epfe"`))
+	start := bytes.LastIndex(week[:i], []byte(`{"type":"Feature"`))
+	end := start + bytes.Index(week[start:], []byte(`,"id":"us1000epfe"}`)) + len(`,"id":"us1000epfe"}`)
+	feature := string(week[start:end])
+	if !strings.Contains(feature, `"mag":5.8,`) || !strings.Contains(feature, `"updated":1528915943040,`) {
+		t.Fatalf("us1000epfe is not as expected in the week file: %.300s", feature)
+	}
+	revision := func(updated, mag string) string {
+		f := strings.Replace(feature, `"updated":1528915943040,`, `"updated":`+updated+`,`, 1)
+		f = strings.Replace(f, `"mag":5.8,`, `"mag":`+mag+`,`, 1)
+		file := filepath.Join(dir, "rev-"+updated+".geojson")
+		writeFile(t, file, `{"type":"FeatureCollection","features":[`+f+`]}`)
+		return file
+	}
+	storedMag := func() (mag float64, revised string) {
+		c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.QueryRowContext(t.Context(), `SELECT json_extract(properties, '$.mag'), revised_at || '' FROM observations
+			WHERE ext_id = 'us1000epfe' AND source = 'usgs-week'`).Scan(&mag, &revised); err != nil {
+			t.Fatal(err)
+		}
+		return mag, revised
+	}
+	if got, want := ingestWithConfig(t, cfg, revision("1528900000000", "5.6"), "usgs-day"), (monitor.IngestResult{Seen: 1, Unchanged: 1}); got != want {
+		t.Errorf("older revision: %+v, want %+v", got, want)
+	}
+	if mag, rev := storedMag(); mag != 5.8 || rev != "2018-06-13T18:52:23.040Z" {
+		t.Errorf("after an older revision: mag %v revised %s, want 5.8 revised 2018-06-13T18:52:23.040Z", mag, rev)
+	}
+	newer := revision("1528999999000", "5.9")
+	if got, want := ingestWithConfig(t, cfg, newer, "usgs-day"), (monitor.IngestResult{Seen: 1, Updated: 1}); got != want {
+		t.Errorf("newer revision: %+v, want %+v", got, want)
+	}
+	if got, want := ingestWithConfig(t, cfg, newer, "usgs-day"), (monitor.IngestResult{Seen: 1, Unchanged: 1}); got != want {
+		t.Errorf("newer revision again: %+v, want %+v", got, want)
+	}
+	if mag, rev := storedMag(); mag != 5.9 || rev != "2018-06-14T18:13:19.000Z" {
+		t.Errorf("after a newer revision: mag %v revised %s, want 5.9 revised 2018-06-14T18:13:19.000Z", mag, rev)
+	}
 }

@@ -56,6 +56,11 @@ type Options struct {
 	// WeightProperty (weight_property) names a numeric property to use as the
 	// weight; empty (the default) gives every record weight 1.
 	WeightProperty string
+	// UpdatedProperty (updated_property) names the record's revision time, in
+	// the time property's formats (default "updated", as USGS). A record whose
+	// revision is older than the stored one's never replaces it. A value that
+	// cannot be read is ignored: the record then has no revision time.
+	UpdatedProperty string
 	// DepthProperty (depth_property) is the property under which a Point's third
 	// coordinate is added to Properties when the feature has no property of that
 	// name (default "depth": USGS puts depth in km there and nowhere else). "-"
@@ -77,6 +82,7 @@ func (o Options) withDefaults() Options {
 	def(&o.TitleProperty, "title")
 	def(&o.URLProperty, "url")
 	def(&o.DepthProperty, "depth")
+	def(&o.UpdatedProperty, "updated")
 	return o
 }
 
@@ -234,6 +240,11 @@ func parseFeature(raw []byte, opt Options) (monitor.Observation, error) {
 	}
 	if o.Kind == "" {
 		o.Kind = opt.DefaultKind
+	}
+	if v := props[opt.UpdatedProperty]; !isNull(v) {
+		if t, err := parseTime(v, opt.EpochSeconds); err == nil {
+			o.Revised = t
+		}
 	}
 	if v := props[opt.WeightProperty]; opt.WeightProperty != "" && !isNull(v) {
 		if err := json.Unmarshal(v, &o.Weight); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store"
 )
 
 // csvTestdata holds the csv source's fixtures (see its README.txt).
@@ -351,4 +352,105 @@ sources:
 	if mag, rev := storedMag(); mag != 5.9 || rev != "2018-06-14T18:13:19.000Z" {
 		t.Errorf("after a newer revision: mag %v revised %s, want 5.9 revised 2018-06-14T18:13:19.000Z", mag, rev)
 	}
+}
+
+// TestUSGSAtomOriginTime runs the daemon on USGS Atom entries (derived from
+// the real Kilauea week, see monitor/source/rss/testdata/README.txt) with the
+// README's usgs-atom source: each entry is dated by the origin time in its
+// summary, not by <updated>, and carries <updated> as its revision. The same
+// entries served by a second feed of another title, in the same namespace,
+// are stored once and count as unchanged.
+func TestUSGSAtomOriginTime(t *testing.T) {
+	atom := readFile(t, "../../monitor/source/rss/testdata/usgs-week-2018-06-kilauea-excerpt.atom")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	week := filepath.Join(dir, "all_week.atom")
+	day := filepath.Join(dir, "all_day.atom")
+	writeFile(t, week, atom)
+	writeFile(t, day, strings.Replace(atom, "USGS All Earthquakes, Past Week", "USGS All Earthquakes, Past Day", 1))
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+database: %s
+sources:
+%s  - name: usgs-atom-day
+    type: rss
+    preset: usgs-atom
+    id_namespace: usgs-atom
+    url: %s
+    schedule: "@every 1h"
+`, db, readmeRSSSource(t, "https://earthquake.usgs.gov/earthquakes/feed/v1.0/summary/all_week.atom", week), day))
+	runFor(t, cfg, func(b *syncBuffer) bool { return len(b.find(t, "scheduler started")) > 0 })
+
+	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rows, err := c.QueryContext(t.Context(), `SELECT ext_id, observed_at || '', revised_at || '', kind, precision FROM observations ORDER BY ext_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, at, rev, kind, prec string
+		if err := rows.Scan(&id, &at, &rev, &kind, &prec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{id, at, rev, kind, prec}, " "))
+	}
+	rows.Close()
+	want := []string{
+		// The origin time (GeoJSON time 2018-06-08T01:00:28.530Z, to the
+		// second), where <updated> is 5.8 days later.
+		"urn:earthquake-usgs-gov:nc:73026976 2018-06-08T01:00:28.000Z 2018-06-13T20:52:46.410Z earthquake exact",
+		"urn:earthquake-usgs-gov:nn:00638632 2018-06-07T16:02:42.000Z 2018-06-12T20:40:19.630Z earthquake exact",
+		"urn:earthquake-usgs-gov:us:1000epfe 2018-06-12T23:08:28.000Z 2018-06-13T18:52:23.040Z earthquake exact",
+		"urn:earthquake-usgs-gov:us:1000epp2 2018-06-13T06:59:01.000Z 2018-06-13T19:00:40.040Z earthquake exact",
+		"urn:earthquake-usgs-gov:us:1000er8i 2018-06-14T06:27:39.000Z 2018-06-14T08:33:51.389Z earthquake exact",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stored\n got %q\nwant %q", got, want)
+	}
+	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ss, err := st.Sources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total monitor.IngestResult
+	for _, s := range ss {
+		total.Add(s.Total)
+	}
+	if want := (monitor.IngestResult{Seen: 10, Added: 5, Unchanged: 5}); total != want {
+		t.Errorf("both feeds: %+v, want %+v (each entry stored once, unchanged the second time)", total, want)
+	}
+}
+
+// readmeRSSSource returns the rss source of the README's "RSS times" section,
+// reading file instead of url.
+func readmeRSSSource(t *testing.T, url, file string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "#### RSS times")
+	if i < 0 {
+		t.Fatal(`README.md has no "#### RSS times" section`)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\nsources:\n")
+	if start < 0 {
+		t.Fatal("no sources yaml block in the RSS times section")
+	}
+	block := s[start+len("```yaml\nsources:\n"):]
+	block = block[:strings.Index(block, "```")]
+	if !strings.Contains(block, url) {
+		t.Fatalf("README rss block does not read %s:\n%s", url, block)
+	}
+	return strings.ReplaceAll(block, url, file)
 }

@@ -240,7 +240,7 @@ func lastDay(t *testing.T, week []byte, path string) int {
 	t.Helper()
 	var fc struct {
 		Metadata struct{ Generated int64 } `json:"metadata"`
-		Features []json.RawMessage        `json:"features"`
+		Features []json.RawMessage         `json:"features"`
 	}
 	if err := json.Unmarshal(week, &fc); err != nil {
 		t.Fatal(err)

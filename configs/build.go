@@ -12,6 +12,7 @@ import (
 	"time"
 	_ "time/tzdata" // time_zone names resolve without the system's zoneinfo
 
+	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
@@ -219,6 +220,16 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 	nr.KeepFiringFor = b.optDuration(path+".keep_firing_for", rc.KeepFiringFor)
 	nr.Repeat = b.optDuration(path+".repeat", rc.Repeat)
 	nr.Select.Sources = rc.Sources
+	if d := rc.Dedupe; d != nil {
+		if d.Within == "" {
+			b.fail(path+".dedupe.within", nil, ErrRequired)
+		} else if m, err := geo.ParseDistance(d.Within); err != nil {
+			b.fail(path+".dedupe.within", nil, err)
+		} else {
+			nr.Dedupe.Within = m
+		}
+		nr.Dedupe.Window = b.duration(path+".dedupe.window", d.Window, 0)
+	}
 	for i, p := range rc.Precisions {
 		pr, err := monitor.ParsePrecision(p)
 		if err != nil {

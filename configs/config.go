@@ -179,6 +179,14 @@ type WatchConfig struct {
 	Rules    []RuleConfig   `yaml:"rules"`
 }
 
+// DedupeConfig counts observations of one kind within a distance and a time
+// of an earlier one as that one (news and event exports report one event many
+// times).
+type DedupeConfig struct {
+	Within string `yaml:"within"` // distance, e.g. 2km
+	Window string `yaml:"window"` // duration after the first report, e.g. 6h
+}
+
 // PolygonConfig is a polygon watch: a GeoJSON file (a Polygon, MultiPolygon,
 // Feature, or the first feature of a collection whose properties match filter)
 // or inline rings of [lon, lat] pairs, optionally grown by buffer.
@@ -203,6 +211,7 @@ type RuleConfig struct {
 	Repeat        string            `yaml:"repeat"`          // re-announce a firing alert this often
 	Labels        map[string]string `yaml:"labels"`
 	Summary       string            `yaml:"summary"` // Go template, e.g. "{{.Count}} reports within {{.RadiusKm}} km of {{.Watch}} in {{.Window}}"
+	Dedupe        *DedupeConfig     `yaml:"dedupe"`  // count near-duplicate reports of one event once
 
 	Min       *float64 `yaml:"min"`        // count, surge: (weighted) count threshold
 	Eps       string   `yaml:"eps"`        // cluster: neighbourhood distance

@@ -90,6 +90,9 @@ type NamedRule struct {
 	Summary *template.Template
 	// Select narrows the observations the rule reads beyond its kinds.
 	Select Selector
+	// Dedupe counts near-duplicates once (see CollapseNearDuplicates); parsed
+	// from the config, not yet applied by the engine.
+	Dedupe Dedupe
 }
 
 // Selector picks observations by source and precision. The zero value takes

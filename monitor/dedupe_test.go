@@ -31,11 +31,11 @@ func TestCollapseNearDuplicates(t *testing.T) {
 	obs := []monitor.Observation{
 		o("wire", "b", "protest", east(500), 10*time.Minute), // a second report of a: 500 m, 10 min
 		o("wire", "a", "protest", vlad, 0),
-		o("wire", "c", "protest", east(5000), 5*time.Minute), // 5 km away: another event
-		o("wire", "d", "riot", vlad, 2*time.Minute),          // another kind
-		o("wire", "e", "protest", vlad, 2*time.Hour),         // after the window: another event
-		o("blog", "a", "protest", vlad, 0),                   // same time as wire/a: blog sorts first
-		o("wire", "f", "protest", east(900), 50*time.Minute), // near c? no, 4.1 km; near a: 900 m, 50 min
+		o("wire", "c", "protest", east(5000), 5*time.Minute),  // 5 km away: another event
+		o("wire", "d", "riot", vlad, 2*time.Minute),           // another kind
+		o("wire", "e", "protest", vlad, 2*time.Hour),          // after the window: another event
+		o("blog", "a", "protest", vlad, 0),                    // same time as wire/a: blog sorts first
+		o("wire", "f", "protest", east(900), 50*time.Minute),  // near c? no, 4.1 km; near a: 900 m, 50 min
 		o("wire", "g", "protest", east(1900), 55*time.Minute), // 1 km from f, 1.9 km from a: kept (no chaining)
 	}
 	in := slices.Clone(obs)

@@ -167,7 +167,7 @@ func (b *builder) source(path string, s SourceConfig) {
 func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 	if f := s.Fields; f != nil {
 		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil,
-			"id_fallback": f.IDFallback != "", "event_time": f.EventTime != "", "event_time_layout": f.EventTimeLayout != nil} {
+			"id_fallback": f.IDFallback != "", "event_time": f.EventTime != "", "updated": f.Updated != "", "event_time_layout": f.EventTimeLayout != nil} {
 			if set {
 				b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
 			}
@@ -390,7 +390,7 @@ func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
 		}
 		opt.Fields = csv.Fields{ID: f.ID, IDFallback: f.IDFallback, Time: f.Time.First(), TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
 			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision,
-			EventTime: f.EventTime, EventTimeLayout: f.EventTimeLayout}
+			EventTime: f.EventTime, EventTimeLayout: f.EventTimeLayout, Updated: f.Updated}
 		if len(f.Time) > 1 {
 			opt.Fields.TimeColumns = f.Time[1:]
 		}

@@ -133,6 +133,7 @@ type FieldMapping struct {
 	Precision  string   `yaml:"precision"`   // csv only: see precisions
 
 	IDFallback      string   `yaml:"id_fallback"`       // csv only: the id where the id column is empty
+	Updated         string   `yaml:"updated"`           // csv only: the record's revision time (usgs-csv: updated)
 	EventTime       string   `yaml:"event_time"`        // csv only: when the event happened, for max_event_lag
 	EventTimeLayout []string `yaml:"event_time_layout"` // csv only: event_time's layouts (default time_layout)
 }

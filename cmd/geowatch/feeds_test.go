@@ -454,3 +454,58 @@ func readmeRSSSource(t *testing.T, url, file string) string {
 	}
 	return strings.ReplaceAll(block, url, file)
 }
+
+// TestUSGSCSVRevision re-reads a real USGS catalog CSV row (ci39407752, an
+// automatic solution updated 2020-04-27T19:36:33.277Z) as an older and as a
+// newer revision: the older one leaves it as stored, the newer replaces it.
+func TestUSGSCSVRevision(t *testing.T) {
+	data := readFile(t, filepath.Join(csvTestdata, "usgs-2020-04-excerpt.csv"))
+	lines := strings.SplitN(data, "\n", 3)
+	row := lines[1]
+	const updated = ",2020-04-27T19:36:33.277Z,"
+	if !strings.HasPrefix(row, "2020-04-27T19:32:29.850Z,33.857,-117.5158333,0.59,1.63,") || !strings.Contains(row, updated) {
+		t.Fatalf("first row of the excerpt is not ci39407752 as expected: %s", row)
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "geowatch.gpkg")
+	cfg := filepath.Join(dir, "geowatch.yaml")
+	writeFile(t, cfg, fmt.Sprintf("database: %s\nsources:\n  - {name: usgs, type: csv, preset: usgs-csv, url: %s, schedule: \"@hourly\", id_namespace: usgs}\n", db, filepath.Join(dir, "x.csv")))
+	revision := func(name, when, mag string) string {
+		r := strings.Replace(row, updated, ","+when+",", 1)
+		r = strings.Replace(r, ",0.59,1.63,", ",0.59,"+mag+",", 1)
+		file := filepath.Join(dir, name+".csv")
+		writeFile(t, file, lines[0]+"\n"+r+"\n")
+		return file
+	}
+	mag := func() string {
+		c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var m, rev string
+		if err := c.QueryRowContext(t.Context(), `SELECT json_extract(properties, '$.mag'), revised_at || '' FROM observations WHERE ext_id = 'ci39407752'`).Scan(&m, &rev); err != nil {
+			t.Fatal(err)
+		}
+		return m + " " + rev
+	}
+	steps := []struct {
+		file string
+		want monitor.IngestResult
+		mag  string
+	}{
+		{revision("as-served", "2020-04-27T19:36:33.277Z", "1.63"), monitor.IngestResult{Seen: 1, Added: 1}, "1.63 2020-04-27T19:36:33.277Z"},
+		{revision("older", "2020-04-27T19:34:00.000Z", "1.50"), monitor.IngestResult{Seen: 1, Unchanged: 1}, "1.63 2020-04-27T19:36:33.277Z"},
+		{revision("reviewed", "2020-04-28T02:10:00.000Z", "1.71"), monitor.IngestResult{Seen: 1, Updated: 1}, "1.71 2020-04-28T02:10:00.000Z"},
+		{revision("reviewed", "2020-04-28T02:10:00.000Z", "1.71"), monitor.IngestResult{Seen: 1, Unchanged: 1}, "1.71 2020-04-28T02:10:00.000Z"},
+		{revision("as-served", "2020-04-27T19:36:33.277Z", "1.63"), monitor.IngestResult{Seen: 1, Unchanged: 1}, "1.71 2020-04-28T02:10:00.000Z"},
+	}
+	for i, s := range steps {
+		if got := ingestWithConfig(t, cfg, s.file, "usgs"); got != s.want {
+			t.Errorf("step %d (%s): %+v, want %+v", i, filepath.Base(s.file), got, s.want)
+		}
+		if got := mag(); got != s.mag {
+			t.Errorf("step %d (%s): stored mag, revised %s, want %s", i, filepath.Base(s.file), got, s.mag)
+		}
+	}
+}

@@ -128,6 +128,10 @@ type Fields struct {
 	URL        string // url
 	Weight     string // weight: a number; empty values weigh 1
 	Precision  string // precision: see Options.Precisions
+	// Updated (updated) is the column of the record's revision time, in
+	// TimeLayout's layouts: an older revision never replaces a stored newer
+	// one. A value that cannot be read leaves the record without one.
+	Updated string
 	// EventTime (event_time) is the column of when the event happened, where
 	// Time is when it was reported; with Options.MaxEventLag it marks stale rows.
 	EventTime string
@@ -221,7 +225,7 @@ func (o Options) overlay(with Options) Options {
 	}{
 		{&f.ID, g.ID}, {&f.Time, g.Time}, {&f.Lat, g.Lat}, {&f.Lon, g.Lon}, {&f.Kind, g.Kind},
 		{&f.Place, g.Place}, {&f.Text, g.Text}, {&f.URL, g.URL}, {&f.Weight, g.Weight}, {&f.Precision, g.Precision},
-		{&f.IDFallback, g.IDFallback}, {&f.EventTime, g.EventTime},
+		{&f.IDFallback, g.IDFallback}, {&f.EventTime, g.EventTime}, {&f.Updated, g.Updated},
 	} {
 		set(p.dst, p.v)
 	}
@@ -401,7 +405,7 @@ type plan struct {
 	min                                   int
 	id, time, lat, lon, kind, place, text int
 	url, weight, precision                int
-	idFallback, eventTime                 int
+	idFallback, eventTime, updated        int
 	timeColumns                           []int
 	layouts, eventLayouts                 []string
 	zone                                  *time.Location
@@ -450,6 +454,7 @@ func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
 		{&p.kind, f.Kind, "kind"}, {&p.place, f.Place, "place"}, {&p.text, f.Text, "text"}, {&p.url, f.URL, "url"},
 		{&p.weight, f.Weight, "weight"}, {&p.precision, f.Precision, "precision"},
 		{&p.idFallback, f.IDFallback, "id_fallback"}, {&p.eventTime, f.EventTime, "event_time"},
+		{&p.updated, f.Updated, "updated"},
 	} {
 		if m.dst == &p.idFallback && m.ref != "" && !strings.HasPrefix(m.ref, "#") {
 			if _, ok := p.index[m.ref]; !ok {
@@ -557,6 +562,11 @@ func (p *plan) observe(rec []string) (monitor.Observation, string, error) {
 	}
 	if o.Time, err = p.parseTime(ts, p.layouts); err != nil {
 		return o, p.names[p.time], err
+	}
+	if p.updated >= 0 {
+		if t, err := p.parseTime(r.at(p.updated), p.layouts); err == nil {
+			o.Revised = t
+		}
 	}
 	if p.eventTime >= 0 && p.maxEventLag > 0 {
 		ev, err := p.parseTime(r.at(p.eventTime), p.eventLayouts)

@@ -33,7 +33,7 @@ var presets = map[string]preset{
 		opt: Options{
 			Header: true,
 			Fields: Fields{
-				ID: "id", Time: "time", TimeLayout: []string{time.RFC3339Nano},
+				ID: "id", Time: "time", TimeLayout: []string{time.RFC3339Nano}, Updated: "updated",
 				Lat: "latitude", Lon: "longitude", Kind: "type", Place: "place",
 			},
 		},

@@ -1,14 +1,18 @@
 package configs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 	"time"
+	_ "time/tzdata" // time_zone names resolve without the system's zoneinfo
 
+	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
@@ -33,6 +37,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	// Options that only some types read; setting one elsewhere is a mistake
 	// worth reporting rather than ignoring.
 	used := map[string]bool{}
+	used["id_namespace"] = s.Type == "geojson" || s.Type == "csv" || s.Type == "rss" || s.Type == "spool"
 	var opt geojson.Options
 	if s.Type != "csv" {
 		opt = b.geojsonOptions(path, s)
@@ -42,6 +47,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	case "csv":
 		used["url"], used["kind"], used["fields"], used["preset"], used["delimiter"] = true, true, true, true, true
 		used["header"], used["columns"], used["min_columns"], used["lazy_quotes"], used["precisions"] = true, true, true, true, true
+		used["time_zone"], used["max_event_lag"] = true, true
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
@@ -61,7 +67,34 @@ func (b *builder) source(path string, s SourceConfig) {
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
-		ropt := rss.Options{Kind: s.Kind}
+		used["preset"], used["time"], used["time_pattern"], used["time_layout"] = true, true, true, true
+		var ropt rss.Options
+		if s.Preset != "" {
+			p, err := rss.Preset(s.Preset)
+			if err != nil {
+				b.fail(path+".preset", s.Preset, err)
+			}
+			ropt = p
+		}
+		if s.Kind != "" {
+			ropt.Kind = s.Kind
+		}
+		if s.Time != "" {
+			ropt.Time = s.Time
+		}
+		if s.TimePattern != "" {
+			re, err := regexp.Compile(s.TimePattern)
+			if err != nil {
+				b.fail(path+".time_pattern", s.TimePattern, err)
+			}
+			ropt.TimePattern = re
+		}
+		if s.TimeLayout != nil {
+			ropt.TimeLayouts = s.TimeLayout
+		}
+		if err := ropt.Validate(); err != nil {
+			b.fail(path+".time", s.Time, err)
+		}
 		if c := s.MinConfidence; c != nil {
 			if *c <= 0 || *c > 1 {
 				b.fail(path+".min_confidence", *c, errors.New("must be in (0, 1]"))
@@ -112,11 +145,18 @@ func (b *builder) source(path string, s SourceConfig) {
 		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
 		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
 		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
-		"precisions": s.Precisions != nil,
+		"precisions": s.Precisions != nil, "time_zone": s.TimeZone != "", "max_event_lag": s.MaxEventLag != "",
+		"id_namespace": s.IDNamespace != "", "time": s.Time != "", "time_pattern": s.TimePattern != "", "time_layout": s.TimeLayout != nil,
 	} {
 		if set && !used[field] {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, s.Type))
 		}
+	}
+	if s.IDNamespace != "" && used["id_namespace"] {
+		if !ValidName(s.IDNamespace) {
+			b.fail(path+".id_namespace", s.IDNamespace, errors.New("want letters, digits, _ . -"))
+		}
+		src = Namespaced{Source: src, Namespace: s.IDNamespace}
 	}
 	b.plan.Checks = append(b.plan.Checks, daemon.Check{
 		Name: s.Name, Type: s.Type, Schedule: s.Schedule, Timeout: timeout,
@@ -126,10 +166,14 @@ func (b *builder) source(path string, s SourceConfig) {
 
 func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 	if f := s.Fields; f != nil {
-		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil} {
+		for field, set := range map[string]bool{"lat": f.Lat != "", "lon": f.Lon != "", "precision": f.Precision != "", "time_layout": f.TimeLayout != nil,
+			"id_fallback": f.IDFallback != "", "event_time": f.EventTime != "", "updated": f.Updated != "", "event_time_layout": f.EventTimeLayout != nil} {
 			if set {
 				b.fail(path+".fields."+field, nil, fmt.Errorf("%w (%s; csv only)", ErrNotApplied, s.Type))
 			}
+		}
+		if len(f.Time) > 1 {
+			b.fail(path+".fields.time", []string(f.Time), fmt.Errorf("%w (%s; a list of columns is csv only)", ErrNotApplied, s.Type))
 		}
 		switch f.TimeFormat {
 		case "", "auto", "epoch_ms", "epoch_s", "rfc3339":
@@ -145,7 +189,7 @@ func (b *builder) geojsonOptions(path string, s SourceConfig) geojson.Options {
 func (s SourceConfig) GeoJSONOptions() geojson.Options {
 	opt := geojson.Options{DefaultKind: s.Kind}
 	if f := s.Fields; f != nil {
-		opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time, f.Kind
+		opt.IDProperty, opt.TimeProperty, opt.KindProperty = f.ID, f.Time.First(), f.Kind
 		opt.PlaceProperty, opt.TitleProperty, opt.URLProperty, opt.WeightProperty = f.Place, f.Text, f.URL, f.Weight
 		opt.EpochSeconds = f.TimeFormat == "epoch_s"
 	}
@@ -176,6 +220,16 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 	nr.KeepFiringFor = b.optDuration(path+".keep_firing_for", rc.KeepFiringFor)
 	nr.Repeat = b.optDuration(path+".repeat", rc.Repeat)
 	nr.Select.Sources = rc.Sources
+	if d := rc.Dedupe; d != nil {
+		if d.Within == "" {
+			b.fail(path+".dedupe.within", nil, ErrRequired)
+		} else if m, err := geo.ParseDistance(d.Within); err != nil {
+			b.fail(path+".dedupe.within", nil, err)
+		} else {
+			nr.Dedupe.Within = m
+		}
+		nr.Dedupe.Window = b.duration(path+".dedupe.window", d.Window, 0)
+	}
 	for i, p := range rc.Precisions {
 		pr, err := monitor.ParsePrecision(p)
 		if err != nil {
@@ -337,8 +391,31 @@ func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
 		if f.TimeFormat != "" {
 			b.fail(path+".fields.time_format", f.TimeFormat, fmt.Errorf("%w (csv; use time_layout)", ErrNotApplied))
 		}
-		opt.Fields = csv.Fields{ID: f.ID, Time: f.Time, TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
-			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision}
+		opt.Fields = csv.Fields{ID: f.ID, IDFallback: f.IDFallback, Time: f.Time.First(), TimeLayout: f.TimeLayout, Lat: f.Lat, Lon: f.Lon, Kind: f.Kind,
+			Place: f.Place, Text: f.Text, URL: f.URL, Weight: f.Weight, Precision: f.Precision,
+			EventTime: f.EventTime, EventTimeLayout: f.EventTimeLayout, Updated: f.Updated}
+		if len(f.Time) > 1 {
+			opt.Fields.TimeColumns = f.Time[1:]
+		}
+	}
+	if s.TimeZone != "" {
+		loc, err := parseZone(s.TimeZone)
+		if err != nil {
+			b.fail(path+".time_zone", s.TimeZone, err)
+		}
+		opt.TimeZone = loc
+	}
+	if s.MaxEventLag != "" {
+		switch d, err := ParseDuration(s.MaxEventLag); {
+		case err != nil:
+			b.fail(path+".max_event_lag", nil, err)
+		case d < 0:
+			b.fail(path+".max_event_lag", s.MaxEventLag, errors.New("must not be negative"))
+		case d == 0:
+			opt.MaxEventLag = -1 // 0s turns a preset's check off
+		default:
+			opt.MaxEventLag = d
+		}
 	}
 	if len(s.Precisions) > 0 {
 		opt.Precisions = make(map[string]monitor.Precision, len(s.Precisions))
@@ -356,4 +433,36 @@ func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
 		return opt, false
 	}
 	return opt, true
+}
+
+// parseZone reads a time zone: an IANA name ("Europe/Rome", "UTC") or a fixed
+// offset ("+03:00", "-0500", "Z").
+func parseZone(s string) (*time.Location, error) {
+	for _, layout := range [...]string{"Z07:00", "Z0700", "Z07"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(s, off), nil
+		}
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil || s == "" || s == "Local" {
+		return nil, fmt.Errorf("%w: want an IANA name such as Europe/Rome or an offset such as +03:00", ErrUnknown)
+	}
+	return loc, nil
+}
+
+// Namespaced is a source whose batches carry its config's id_namespace, so
+// that the store keeps one record per (namespace, id) across the sources that
+// share it.
+type Namespaced struct {
+	monitor.Source
+	Namespace string
+}
+
+// Pull stamps every batch with the namespace.
+func (n Namespaced) Pull(ctx context.Context, now time.Time, emit monitor.EmitFunc) error {
+	return n.Source.Pull(ctx, now, func(ctx context.Context, b monitor.Batch) error {
+		b.Namespace = n.Namespace
+		return emit(ctx, b)
+	})
 }

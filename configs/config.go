@@ -95,13 +95,21 @@ type SourceConfig struct {
 	Kind   string        `yaml:"kind"`   // geojson, spool, replay, rss, push: kind of records that carry none
 	Fields *FieldMapping `yaml:"fields"` // geojson, spool, replay, push: property names
 
-	Preset     string            `yaml:"preset"`      // csv: usgs-csv, gdelt2, gdelt1, acled
-	Delimiter  string            `yaml:"delimiter"`   // csv: one character; "\t" for tabs (default ",")
-	Header     *bool             `yaml:"header"`      // csv: the first row names the columns
-	Columns    []string          `yaml:"columns"`     // csv: names of a headerless file's columns
-	MinColumns int               `yaml:"min_columns"` // csv: rows may lack trailing columns down to this many
-	LazyQuotes bool              `yaml:"lazy_quotes"` // csv: accept quotes inside unquoted fields
-	Precisions map[string]string `yaml:"precisions"`  // csv: precision column value → exact|city|region|country
+	Preset      string            `yaml:"preset"`        // csv: usgs-csv, gdelt2, gdelt1, acled
+	Delimiter   string            `yaml:"delimiter"`     // csv: one character; "\t" for tabs (default ",")
+	Header      *bool             `yaml:"header"`        // csv: the first row names the columns
+	Columns     []string          `yaml:"columns"`       // csv: names of a headerless file's columns
+	MinColumns  int               `yaml:"min_columns"`   // csv: rows may lack trailing columns down to this many
+	LazyQuotes  bool              `yaml:"lazy_quotes"`   // csv: accept quotes inside unquoted fields
+	Precisions  map[string]string `yaml:"precisions"`    // csv: precision column value → exact|city|region|country
+	TimeZone    string            `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
+	MaxEventLag string            `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
+
+	IDNamespace string `yaml:"id_namespace"` // geojson, csv, rss, spool: ids shared with the sources naming the same namespace; stored once
+
+	Time        string   `yaml:"time"`         // rss: published (default), updated or summary
+	TimePattern string   `yaml:"time_pattern"` // rss: with time: summary, a regexp whose first group is the time
+	TimeLayout  []string `yaml:"time_layout"`  // rss: with time: summary, Go layouts of that time (default RFC 3339)
 
 	MinConfidence *float64 `yaml:"min_confidence"` // rss: drop geotags below this confidence (default 0.5)
 	MaxPlaces     *int     `yaml:"max_places"`     // rss: most places one item yields (default 5)
@@ -112,7 +120,7 @@ type SourceConfig struct {
 // preset. CSV columns are names from the header (or columns) or "#N", 1-based.
 type FieldMapping struct {
 	ID         string   `yaml:"id"`          // default: the feature's id
-	Time       string   `yaml:"time"`        // default: time
+	Time       Columns  `yaml:"time"`        // default: time; csv: a list of columns joined by spaces (date and time)
 	TimeFormat string   `yaml:"time_format"` // geojson: auto (default), epoch_ms, epoch_s, rfc3339
 	TimeLayout []string `yaml:"time_layout"` // csv: Go layouts tried in order, or epoch_ms / epoch_s
 	Lat        string   `yaml:"lat"`         // csv only
@@ -123,6 +131,40 @@ type FieldMapping struct {
 	URL        string   `yaml:"url"`         // default: url
 	Weight     string   `yaml:"weight"`      // default: none (weight 1)
 	Precision  string   `yaml:"precision"`   // csv only: see precisions
+
+	IDFallback      string   `yaml:"id_fallback"`       // csv only: the id where the id column is empty
+	Updated         string   `yaml:"updated"`           // csv only: the record's revision time (usgs-csv: updated)
+	EventTime       string   `yaml:"event_time"`        // csv only: when the event happened, for max_event_lag
+	EventTimeLayout []string `yaml:"event_time_layout"` // csv only: event_time's layouts (default time_layout)
+}
+
+// Columns names one column, or several in a YAML list.
+type Columns []string
+
+// UnmarshalYAML reads a name or a list of names.
+func (c *Columns) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*c = nil
+		if one != "" {
+			*c = Columns{one}
+		}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return errors.New("want a column name or a list of them")
+	}
+	*c = many
+	return nil
+}
+
+// First returns the first name, or "".
+func (c Columns) First() string {
+	if len(c) == 0 {
+		return ""
+	}
+	return c[0]
 }
 
 // WatchConfig is a watched place and its rules: a circle around a place name
@@ -136,6 +178,14 @@ type WatchConfig struct {
 	Polygon  *PolygonConfig `yaml:"polygon"`
 	Schedule string         `yaml:"schedule"` // default "@every 1m"
 	Rules    []RuleConfig   `yaml:"rules"`
+}
+
+// DedupeConfig counts observations of one kind within a distance and a time
+// of an earlier one as that one (news and event exports report one event many
+// times).
+type DedupeConfig struct {
+	Within string `yaml:"within"` // distance, e.g. 2km
+	Window string `yaml:"window"` // duration after the first report, e.g. 6h
 }
 
 // PolygonConfig is a polygon watch: a GeoJSON file (a Polygon, MultiPolygon,
@@ -162,6 +212,7 @@ type RuleConfig struct {
 	Repeat        string            `yaml:"repeat"`          // re-announce a firing alert this often
 	Labels        map[string]string `yaml:"labels"`
 	Summary       string            `yaml:"summary"` // Go template, e.g. "{{.Count}} reports within {{.RadiusKm}} km of {{.Watch}} in {{.Window}}"
+	Dedupe        *DedupeConfig     `yaml:"dedupe"`  // count near-duplicate reports of one event once
 
 	Min       *float64 `yaml:"min"`        // count, surge: (weighted) count threshold
 	Eps       string   `yaml:"eps"`        // cluster: neighbourhood distance

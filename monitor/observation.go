@@ -24,6 +24,10 @@ type Observation struct {
 	ID string
 	// Time is when it was observed, in UTC.
 	Time time.Time
+	// Revised is when the source last revised the record, where the format
+	// says (USGS's updated; an Atom entry's <updated>); zero otherwise. The
+	// store never replaces a stored revision with an older one.
+	Revised time.Time
 	// Ingested is when geowatch first stored it, in UTC; set by the store.
 	Ingested time.Time
 	// Point is where it was observed (lon, lat, WGS 84). For a non-point geometry it
@@ -100,6 +104,11 @@ var (
 	ErrBadTime  = errors.New("unparseable time")
 	ErrBadValue = errors.New("invalid value")
 	ErrFuture   = errors.New("too far in the future")
+	// ErrNotLocated means the source says it could not place the record: an
+	// empty or unknown location-precision code.
+	ErrNotLocated = errors.New("not located")
+	// ErrStale means a report of an event older than the source allows.
+	ErrStale = errors.New("stale")
 )
 
 // FieldError is a validation failure of one field of a record.
@@ -164,6 +173,9 @@ func (o *Observation) Validate() error {
 // Normalize fills defaults before validation: UTC time, weight 1 when unset.
 func (o *Observation) Normalize() {
 	o.Time = o.Time.UTC()
+	if !o.Revised.IsZero() {
+		o.Revised = o.Revised.UTC()
+	}
 	if o.Weight == 0 {
 		o.Weight = 1
 	}

@@ -109,6 +109,8 @@ type NamedRule struct {
 	Summary *template.Template
 	// Select narrows the observations the rule reads beyond its kinds.
 	Select Selector
+	// Dedupe counts near-duplicates once (see CollapseNearDuplicates).
+	Dedupe Dedupe
 }
 
 // Selector picks observations by source and precision. The zero value takes

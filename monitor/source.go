@@ -25,7 +25,11 @@ type EmitFunc func(ctx context.Context, b Batch) error
 // accounted for.
 type Batch struct {
 	// Origin names the input: a URL or a file path, for logs.
-	Origin       string
+	Origin string
+	// Namespace is the id namespace of the batch's source (its config's
+	// id_namespace), shared with the sources that read the same catalogue: the
+	// store keeps one record per (Namespace, ID). Empty: ids are the source's own.
+	Namespace    string
 	Observations []Observation
 	Rejects      []Reject
 }

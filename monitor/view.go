@@ -72,6 +72,10 @@ func (v *views) input(nr NamedRule) Input {
 			out = append(out, o)
 		}
 	}
+	if nr.Dedupe.Enabled() {
+		out = CollapseNearDuplicates(out, nr.Dedupe.Within, nr.Dedupe.Window)
+		slices.SortFunc(out, compareObs)
+	}
 	return Input{Now: v.now, Watch: v.w, Obs: out}
 }
 

@@ -44,9 +44,9 @@ func hourBucket(t time.Time) int64 {
 
 // obsColumns are the columns Ingest writes, in the order of rowArgs.
 const obsColumns = `geom, source, ext_id, observed_at, ingested_at, lat, lon, place, kind, title, url,
-	weight, precision, properties, geometry, hour_bucket, cell`
+	weight, precision, properties, geometry, hour_bucket, cell, revised_at, id_ns`
 
-const obsParams = 17
+const obsParams = 19
 
 // insertSQL inserts n rows. A (source, ext_id) already stored is rewritten only
 // when some content differs (keeping its fid and ingested_at); RETURNING then
@@ -61,18 +61,27 @@ func insertSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(` ON CONFLICT (source, ext_id) DO UPDATE SET
+	// The same update for a conflict on (source, ext_id) and, for a source
+	// with an id namespace, on (id_ns, ext_id): the row keeps its source. A
+	// record revised before the stored one (both with a revised_at) is an older
+	// revision and leaves the row as it is.
+	upsert := ` DO UPDATE SET
 		geom = excluded.geom, observed_at = excluded.observed_at, lat = excluded.lat, lon = excluded.lon,
 		place = excluded.place, kind = excluded.kind, title = excluded.title, url = excluded.url,
 		weight = excluded.weight, precision = excluded.precision, properties = excluded.properties,
-		geometry = excluded.geometry, hour_bucket = excluded.hour_bucket, cell = excluded.cell
-	WHERE observations.observed_at IS NOT excluded.observed_at
+		geometry = excluded.geometry, hour_bucket = excluded.hour_bucket, cell = excluded.cell,
+		revised_at = coalesce(excluded.revised_at, observations.revised_at)
+	WHERE (observations.observed_at IS NOT excluded.observed_at
 		OR observations.lat IS NOT excluded.lat OR observations.lon IS NOT excluded.lon
 		OR observations.place IS NOT excluded.place OR observations.kind IS NOT excluded.kind
 		OR observations.title IS NOT excluded.title OR observations.url IS NOT excluded.url
 		OR observations.weight IS NOT excluded.weight OR observations.precision IS NOT excluded.precision
 		OR observations.properties IS NOT excluded.properties OR observations.geometry IS NOT excluded.geometry
-	RETURNING fid`)
+		OR (excluded.revised_at IS NOT NULL AND observations.revised_at IS NOT excluded.revised_at))
+		AND NOT coalesce(excluded.revised_at < observations.revised_at, 0)`
+	b.WriteString(` ON CONFLICT (source, ext_id)` + upsert)
+	b.WriteString(` ON CONFLICT (id_ns, ext_id) WHERE id_ns IS NOT NULL` + upsert)
+	b.WriteString(` RETURNING fid`)
 	return b.String()
 }
 
@@ -93,7 +102,7 @@ func (db *DB) prepareInserts(ctx context.Context) error {
 }
 
 // rowArgs appends the parameters of one observation row in obsColumns order.
-func rowArgs(args []any, o *monitor.Observation, source, ingested string) ([]any, error) {
+func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([]any, error) {
 	var geometry any
 	if o.Geometry != nil {
 		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
@@ -108,11 +117,15 @@ func rowArgs(args []any, o *monitor.Observation, source, ingested string) ([]any
 	if len(o.Properties) > 0 {
 		props = string(o.Properties)
 	}
+	var revised any
+	if !o.Revised.IsZero() {
+		revised = formatTime(o.Revised)
+	}
 	return append(args,
 		pointBlob(o.Point), source, o.ID, formatTime(o.Time), ingested,
 		o.Point.Lat(), o.Point.Lon(), nullString(o.Place), nullString(o.Kind),
 		nullString(o.Title), nullString(o.URL), o.Weight, o.Precision.String(),
-		props, geometry, hourBucket(o.Time), cellOf(o.Point),
+		props, geometry, hourBucket(o.Time), cellOf(o.Point), revised, nullString(ns),
 	), nil
 }
 
@@ -145,7 +158,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			args, err = rowArgs(args, &o, source, stamp)
+			args, err = rowArgs(args, &o, source, b.Namespace, stamp)
 		}
 		if err != nil {
 			rejects = append(rejects, observationReject(i, &o, err))

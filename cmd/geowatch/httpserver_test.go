@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -200,6 +202,36 @@ geowatch_push_requests_total{code="200"} 1
 		t.Error("/metrics lacks geowatch_database_size_bytes")
 	} else if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
 		t.Errorf("geowatch_database_size_bytes = %v, want > 0", v)
+	}
+
+	// A pushed feature's "kind" property is its kind without any fields:
+	// mapping; one without keeps the source's kind.
+	body = `{"type":"Feature","id":"p2","geometry":{"type":"Point","coordinates":[131.88,43.11]},"properties":{"time":"` + now.Add(-time.Minute).Format(time.RFC3339) + `","kind":"checkpoint"}}`
+	resp, err = http.Post(base+"/v1/observations", "application/geo+json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	kinds := map[string]string{}
+	ro, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rows, err := ro.QueryContext(ctx, `SELECT ext_id, kind FROM observations WHERE source = 'field'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, kind string
+		if err := rows.Scan(&id, &kind); err != nil {
+			t.Fatal(err)
+		}
+		kinds[id] = kind
+	}
+	rows.Close()
+	if want := map[string]string{"p1": "field_report", "p2": "checkpoint"}; !maps.Equal(kinds, want) {
+		t.Errorf("pushed kinds = %v, want %v", kinds, want)
 	}
 
 	st.Close()

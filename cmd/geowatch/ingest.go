@@ -104,6 +104,13 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		})
 	}
 
+	for _, c := range plan.Checks {
+		// The config's source of that name shares its ids with others.
+		if n, ok := c.Source.(configs.Namespaced); ok && c.Name == *name {
+			src = configs.Namespaced{Source: src, Namespace: n.Namespace}
+		}
+	}
+
 	dbFile := *dbPath
 	if dbFile == "" {
 		dbFile = plan.Database
@@ -213,7 +220,11 @@ func csvOptions(preset, name string, checks []daemon.Check) (csv.Options, error)
 		return opt, nil
 	}
 	for _, c := range checks {
-		if s, ok := c.Source.(*csv.Source); ok && c.Name == name {
+		src := c.Source
+		if n, ok := src.(configs.Namespaced); ok {
+			src = n.Source
+		}
+		if s, ok := src.(*csv.Source); ok && c.Name == name {
 			return s.Options(), nil
 		}
 	}

@@ -118,3 +118,43 @@ func TestReadmeWatchExamples(t *testing.T) {
 		}
 	})
 }
+
+// TestDedupeCountsEventsOnce: 10 reports of one event (one kind, one place,
+// minutes apart) make a count of 10 without dedupe and of 1 with it, through
+// the config and backtest.
+func TestDedupeCountsEventsOnce(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var fs []string
+	add := func(id string, lon float64, ago time.Duration) {
+		fs = append(fs, fmt.Sprintf(`{"type":"Feature","id":%q,"geometry":{"type":"Point","coordinates":[%.4f,43.1]},"properties":{"time":%q,"type":"protest"}}`,
+			id, lon, at.Add(-ago).Format(time.RFC3339)))
+	}
+	for i := range 10 {
+		add(fmt.Sprintf("article-%d", i), 131.90, time.Duration(i+1)*3*time.Minute) // one event, ten articles
+	}
+	feed := filepath.Join(dir, "reports.geojson")
+	writeFile(t, feed, `{"type":"FeatureCollection","features":[`+strings.Join(fs, ",")+`]}`)
+	for _, tc := range []struct {
+		dedupe string
+		count  int
+	}{{"", 10}, {"\n        dedupe: {within: 1km, window: 1h}", 1}} {
+		cfg := filepath.Join(dir, "dedupe.yaml")
+		writeFile(t, cfg, fmt.Sprintf(`database: %s
+watches:
+  - name: square
+    lat: 43.1
+    lon: 131.9
+    radius: 5km
+    rules:
+      - name: events
+        type: count
+        min: 1
+        window: 6h%s
+`, filepath.Join(dir, "unused.gpkg"), tc.dedupe))
+		rows := backtestRows(t, "--config", cfg, "--file", feed, "--from", at.Add(-time.Hour).Format(time.RFC3339), "--to", at.Format(time.RFC3339), "--step", "1h")
+		if len(rows) == 0 || rows[len(rows)-1].Count != tc.count {
+			t.Errorf("dedupe %q: transitions %+v, want the alert counting %d", tc.dedupe, rows, tc.count)
+		}
+	}
+}

@@ -55,9 +55,9 @@ func TestParseCompressed(t *testing.T) {
 	}{
 		{"usgs gzip", "usgs-csv", gzipped(t, usgs), 15410, 0},
 		{"usgs zip", "usgs-csv", zipped(t, "all_month.csv", usgs), 15410, 0},
-		// As GDELT publishes it: 20191024143000.export.CSV.zip.
-		{"gdelt2 zip", "gdelt2", zipped(t, "20191024143000.export.CSV", gdelt), 2073, 38},
-		{"gdelt2 gzip", "gdelt2", gzipped(t, gdelt), 2073, 38},
+		// As GDELT publishes it: 20191024143000.export.CSV.zip; 38 rows unlocated, 51 stale.
+		{"gdelt2 zip", "gdelt2", zipped(t, "20191024143000.export.CSV", gdelt), 2022, 89},
+		{"gdelt2 gzip", "gdelt2", gzipped(t, gdelt), 2022, 89},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

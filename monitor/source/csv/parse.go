@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -84,8 +85,19 @@ type Options struct {
 	Fields Fields
 	// Precisions (precisions) map values of the Fields.Precision column onto
 	// precisions. Without it the column holds precision names ("exact", "city",
-	// "region", "country"). An empty value means exact.
+	// "region", "country") and an empty value means exact. With it, an empty or
+	// unmapped value means the row was not located: it is rejected on that
+	// column, never stored as an exact point (GDELT writes 0,0 for rows it could
+	// not geocode).
 	Precisions map[string]monitor.Precision
+	// TimeZone (time_zone) is the zone of times written without one: an IANA
+	// name or an offset such as "+03:00" (default UTC).
+	TimeZone *time.Location
+	// MaxEventLag (max_event_lag) rejects a row, as stale on the
+	// Fields.EventTime column, whose event time is more than this before its
+	// time: a report today of an event years ago is not activity today. Zero
+	// keeps the preset's (gdelt: 3 days); negative turns the check off.
+	MaxEventLag time.Duration
 	// DefaultKind (default_kind) is the kind of rows whose kind is empty.
 	DefaultKind string
 	// MaxBytes (max_bytes) caps the input after decompression (default 1 GiB), so
@@ -97,8 +109,15 @@ type Options struct {
 // (from the header or Options.Columns) or by its 1-based index as "#12". An
 // empty name leaves the field unset, or to the preset to compose.
 type Fields struct {
-	ID   string // id; required
-	Time string // time; required
+	ID string // id; required
+	// IDFallback (id_fallback) is read as the id where the ID column is empty;
+	// a file without this column has no fallback.
+	IDFallback string
+	Time       string // time; required
+	// TimeColumns (time given as a list) are further columns whose values
+	// follow Time's, each after one space, to make the time parsed: a date
+	// column and a time column read as "2024-05-01 4:49 AM".
+	TimeColumns []string
 	// TimeLayout (time_layout) are Go time layouts tried in order, or EpochMillis
 	// or EpochSeconds (default DefaultTimeLayouts).
 	TimeLayout []string
@@ -109,6 +128,16 @@ type Fields struct {
 	URL        string // url
 	Weight     string // weight: a number; empty values weigh 1
 	Precision  string // precision: see Options.Precisions
+	// Updated (updated) is the column of the record's revision time, in
+	// TimeLayout's layouts: an older revision never replaces a stored newer
+	// one. A value that cannot be read leaves the record without one.
+	Updated string
+	// EventTime (event_time) is the column of when the event happened, where
+	// Time is when it was reported; with Options.MaxEventLag it marks stale rows.
+	EventTime string
+	// EventTimeLayout (event_time_layout) are EventTime's layouts (default
+	// TimeLayout).
+	EventTimeLayout []string
 }
 
 // resolve applies o's preset and defaults, and checks the result.
@@ -131,6 +160,12 @@ func (o Options) resolve() (Options, composeFunc, error) {
 	if len(o.Fields.TimeLayout) == 0 {
 		o.Fields.TimeLayout = DefaultTimeLayouts
 	}
+	if len(o.Fields.EventTimeLayout) == 0 {
+		o.Fields.EventTimeLayout = o.Fields.TimeLayout
+	}
+	if o.TimeZone == nil {
+		o.TimeZone = time.UTC
+	}
 	switch d := o.Delimiter; {
 	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || !utf8.ValidRune(d):
 		return o, nil, fmt.Errorf("delimiter %q: not allowed", d)
@@ -145,6 +180,9 @@ func (o Options) resolve() (Options, composeFunc, error) {
 		if f.ref == "" {
 			return o, nil, fmt.Errorf("fields.%s: not set", f.yml)
 		}
+	}
+	if o.MaxEventLag > 0 && o.Fields.EventTime == "" {
+		return o, nil, errors.New("max_event_lag: set without fields.event_time")
 	}
 	return o, compose, nil
 }
@@ -173,6 +211,12 @@ func (o Options) overlay(with Options) Options {
 	if with.MaxBytes != 0 {
 		o.MaxBytes = with.MaxBytes
 	}
+	if with.TimeZone != nil {
+		o.TimeZone = with.TimeZone
+	}
+	if with.MaxEventLag != 0 {
+		o.MaxEventLag = with.MaxEventLag
+	}
 	set(&o.DefaultKind, with.DefaultKind)
 	f, g := &o.Fields, with.Fields
 	for _, p := range [...]struct {
@@ -181,11 +225,19 @@ func (o Options) overlay(with Options) Options {
 	}{
 		{&f.ID, g.ID}, {&f.Time, g.Time}, {&f.Lat, g.Lat}, {&f.Lon, g.Lon}, {&f.Kind, g.Kind},
 		{&f.Place, g.Place}, {&f.Text, g.Text}, {&f.URL, g.URL}, {&f.Weight, g.Weight}, {&f.Precision, g.Precision},
+		{&f.IDFallback, g.IDFallback}, {&f.EventTime, g.EventTime}, {&f.Updated, g.Updated},
 	} {
 		set(p.dst, p.v)
 	}
+	if g.Time != "" {
+		// A new time replaces the preset's columns of it, not only the first.
+		f.TimeColumns = g.TimeColumns
+	}
 	if g.TimeLayout != nil {
 		f.TimeLayout = g.TimeLayout
+	}
+	if g.EventTimeLayout != nil {
+		f.EventTimeLayout = g.EventTimeLayout
 	}
 	return o
 }
@@ -353,7 +405,11 @@ type plan struct {
 	min                                   int
 	id, time, lat, lon, kind, place, text int
 	url, weight, precision                int
-	layouts                               []string
+	idFallback, eventTime, updated        int
+	timeColumns                           []int
+	layouts, eventLayouts                 []string
+	zone                                  *time.Location
+	maxEventLag                           time.Duration
 	precisions                            map[string]monitor.Precision
 	defaultKind                           string
 	delimiter                             rune
@@ -362,15 +418,18 @@ type plan struct {
 
 func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
 	p := &plan{
-		names:       names,
-		keys:        make([][]byte, len(names)),
-		index:       make(map[string]int, len(names)),
-		min:         len(names),
-		layouts:     opt.Fields.TimeLayout,
-		precisions:  opt.Precisions,
-		defaultKind: opt.DefaultKind,
-		delimiter:   opt.Delimiter,
-		compose:     compose,
+		names:        names,
+		keys:         make([][]byte, len(names)),
+		index:        make(map[string]int, len(names)),
+		min:          len(names),
+		layouts:      opt.Fields.TimeLayout,
+		eventLayouts: opt.Fields.EventTimeLayout,
+		zone:         opt.TimeZone,
+		maxEventLag:  opt.MaxEventLag,
+		precisions:   opt.Precisions,
+		defaultKind:  opt.DefaultKind,
+		delimiter:    opt.Delimiter,
+		compose:      compose,
 	}
 	if opt.MinColumns > 0 && opt.MinColumns < p.min {
 		p.min = opt.MinColumns
@@ -394,12 +453,29 @@ func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
 		{&p.id, f.ID, "id"}, {&p.time, f.Time, "time"}, {&p.lat, f.Lat, "lat"}, {&p.lon, f.Lon, "lon"},
 		{&p.kind, f.Kind, "kind"}, {&p.place, f.Place, "place"}, {&p.text, f.Text, "text"}, {&p.url, f.URL, "url"},
 		{&p.weight, f.Weight, "weight"}, {&p.precision, f.Precision, "precision"},
+		{&p.idFallback, f.IDFallback, "id_fallback"}, {&p.eventTime, f.EventTime, "event_time"},
+		{&p.updated, f.Updated, "updated"},
 	} {
+		if m.dst == &p.idFallback && m.ref != "" && !strings.HasPrefix(m.ref, "#") {
+			if _, ok := p.index[m.ref]; !ok {
+				// A fallback the file lacks (ACLED exports without
+				// data_id) leaves the id to its own column.
+				p.idFallback = -1
+				continue
+			}
+		}
 		i, err := p.column(m.ref)
 		if err != nil {
 			return nil, fmt.Errorf("fields.%s: %w", m.yml, err)
 		}
 		*m.dst = i
+	}
+	for _, ref := range f.TimeColumns {
+		i, err := p.column(ref)
+		if err != nil {
+			return nil, fmt.Errorf("fields.time: %w", err)
+		}
+		p.timeColumns = append(p.timeColumns, i)
 	}
 	return p, nil
 }
@@ -470,12 +546,37 @@ func (p *plan) observe(rec []string) (monitor.Observation, string, error) {
 		return o, "#" + strconv.Itoa(len(p.names)+1), fmt.Errorf("%w: %d, want %s", ErrColumnCount, len(rec), p.width())
 	}
 	r := row{p, rec}
-	if o.ID = r.at(p.id); o.ID == "" {
+	if o.ID = r.at(p.id); o.ID == "" && p.idFallback >= 0 {
+		o.ID = r.at(p.idFallback)
+	}
+	if o.ID == "" {
+		if p.idFallback >= 0 {
+			return o, p.names[p.id], fmt.Errorf("%w (and %s is empty too)", monitor.ErrMissing, p.names[p.idFallback])
+		}
 		return o, p.names[p.id], monitor.ErrMissing
 	}
 	var err error
-	if o.Time, err = p.parseTime(r.at(p.time)); err != nil {
+	ts := r.at(p.time)
+	for _, i := range p.timeColumns {
+		ts += " " + strings.TrimSpace(r.at(i))
+	}
+	if o.Time, err = p.parseTime(ts, p.layouts); err != nil {
 		return o, p.names[p.time], err
+	}
+	if p.updated >= 0 {
+		if t, err := p.parseTime(r.at(p.updated), p.layouts); err == nil {
+			o.Revised = t
+		}
+	}
+	if p.eventTime >= 0 && p.maxEventLag > 0 {
+		ev, err := p.parseTime(r.at(p.eventTime), p.eventLayouts)
+		if err != nil {
+			return o, p.names[p.eventTime], err
+		}
+		if lag := o.Time.Sub(ev); lag > p.maxEventLag {
+			return o, p.names[p.eventTime], fmt.Errorf("%w: event of %s reported %.1f days later (max_event_lag %.1f days)",
+				monitor.ErrStale, ev.UTC().Format(time.DateOnly), lag.Hours()/24, p.maxEventLag.Hours()/24)
+		}
 	}
 	lat, err := parseNumber(r.at(p.lat))
 	if err != nil {
@@ -534,25 +635,26 @@ func (p *plan) observe(rec []string) (monitor.Observation, string, error) {
 	return o, "", nil
 }
 
-// parseTime reads a time in the first of the plan's layouts that fits.
-func (p *plan) parseTime(s string) (time.Time, error) {
+// parseTime reads a time in the first of layouts that fits, in the plan's
+// zone when the layout has none.
+func (p *plan) parseTime(s string, layouts []string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, monitor.ErrMissing
 	}
-	for _, layout := range p.layouts {
+	for _, layout := range layouts {
 		switch layout {
 		case EpochMillis, EpochSeconds:
 			if t, ok := parseEpoch(s, layout == EpochSeconds); ok {
 				return t, nil
 			}
 		default:
-			if t, err := time.Parse(layout, s); err == nil {
+			if t, err := time.ParseInLocation(layout, s, p.zone); err == nil {
 				return t, nil
 			}
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: %q fits none of %q", monitor.ErrBadTime, s, p.layouts)
+	return time.Time{}, fmt.Errorf("%w: %q fits none of %q", monitor.ErrBadTime, s, layouts)
 }
 
 // maxEpochMillis bounds epoch times well past year 9999, so that absurd numbers
@@ -592,6 +694,9 @@ func parseNumber(s string) (float64, error) {
 
 func (p *plan) parsePrecision(s string) (monitor.Precision, error) {
 	s = strings.TrimSpace(s)
+	if p.precisions != nil && s == "" {
+		return 0, fmt.Errorf("%w: empty precision code: the record was not located", monitor.ErrNotLocated)
+	}
 	if s == "" {
 		return monitor.PrecisionExact, nil
 	}
@@ -604,7 +709,7 @@ func (p *plan) parsePrecision(s string) (monitor.Precision, error) {
 	}
 	pr, ok := p.precisions[s]
 	if !ok {
-		return 0, fmt.Errorf("%w: precision %q is not one of the mapped values", monitor.ErrBadValue, s)
+		return 0, fmt.Errorf("%w: precision code %q is not one of the mapped values (%s)", monitor.ErrNotLocated, s, strings.Join(slices.Sorted(maps.Keys(p.precisions)), ", "))
 	}
 	return pr, nil
 }

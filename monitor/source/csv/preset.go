@@ -33,23 +33,29 @@ var presets = map[string]preset{
 		opt: Options{
 			Header: true,
 			Fields: Fields{
-				ID: "id", Time: "time", TimeLayout: []string{time.RFC3339Nano},
+				ID: "id", Time: "time", TimeLayout: []string{time.RFC3339Nano}, Updated: "updated",
 				Lat: "latitude", Lon: "longitude", Kind: "type", Place: "place",
 			},
 		},
 		compose: usgsCompose,
 	},
-	// GDELT 2.0 event exports: 61 tab-separated columns, no header. The point is
-	// ActionGeo's, so rows GDELT could not geocode are rejected with the latitude
-	// missing. Kind is the CAMEO event code as written ("042"); time is when GDELT
-	// added the row; weight is NumMentions; precision follows ActionGeo_Type.
+	// GDELT 2.0 event exports: 61 tab-separated columns, no header. The id is
+	// GLOBALEVENTID. The point is ActionGeo's, so rows GDELT could not geocode
+	// are rejected with the latitude missing, or on ActionGeo_Type when its code
+	// is empty or unknown (0,0 is never stored as a place). Kind is the CAMEO
+	// event code as written ("042"); weight is NumMentions; precision follows
+	// ActionGeo_Type. Time is DATEADDED, when GDELT read the report (to the 15
+	// minutes in 2.0; SQLDATE, the event's day, is a date only); a row whose
+	// SQLDATE is more than MaxEventLag (3 days) before it reports an old event
+	// and is rejected as stale on SQLDATE.
 	"gdelt2": {
 		opt: Options{
-			Delimiter:  '\t',
-			LazyQuotes: true,
-			Columns:    gdelt2Columns,
-			Fields:     gdeltFields("20060102150405"),
-			Precisions: gdeltGeoTypes,
+			Delimiter:   '\t',
+			LazyQuotes:  true,
+			Columns:     gdelt2Columns,
+			Fields:      gdeltFields("20060102150405"),
+			Precisions:  gdeltGeoTypes,
+			MaxEventLag: gdeltMaxEventLag,
 		},
 		compose: gdeltCompose,
 	},
@@ -58,16 +64,18 @@ var presets = map[string]preset{
 	// SOURCEURL only from April 2013, so rows of 57 and of 58 columns both read.
 	"gdelt1": {
 		opt: Options{
-			Delimiter:  '\t',
-			LazyQuotes: true,
-			Columns:    gdelt1Columns,
-			MinColumns: len(gdelt1Columns) - 1,
-			Fields:     gdeltFields("20060102"),
-			Precisions: gdeltGeoTypes,
+			Delimiter:   '\t',
+			LazyQuotes:  true,
+			Columns:     gdelt1Columns,
+			MinColumns:  len(gdelt1Columns) - 1,
+			Fields:      gdeltFields("20060102"),
+			Precisions:  gdeltGeoTypes,
+			MaxEventLag: gdeltMaxEventLag,
 		},
 		compose: gdeltCompose,
 	},
-	// ACLED exports with their header. event_date comes as 2020-05-09 from the API
+	// ACLED exports with their header. The id is event_id_cnty, or data_id where
+	// an export leaves event_id_cnty empty. event_date comes as 2020-05-09 from the API
 	// and as "09 May 2020" or "9-May-20" from spreadsheets. Kind is event_type in
 	// snake_case ("Violence against civilians" becomes
 	// "violence_against_civilians"), the style of geowatch's kinds. Place is
@@ -79,7 +87,7 @@ var presets = map[string]preset{
 		opt: Options{
 			Header: true,
 			Fields: Fields{
-				ID: "event_id_cnty", Time: "event_date",
+				ID: "event_id_cnty", IDFallback: "data_id", Time: "event_date",
 				TimeLayout: []string{"2006-01-02", "2 January 2006", "2 Jan 2006", "2-Jan-06", "2-Jan-2006"},
 				Lat:        "latitude", Lon: "longitude", Text: "notes", Precision: "geo_precision",
 			},
@@ -107,6 +115,8 @@ func Preset(name string) (Options, error) {
 	o.Preset = name
 	o.Columns = slices.Clone(o.Columns)
 	o.Fields.TimeLayout = slices.Clone(o.Fields.TimeLayout)
+	o.Fields.TimeColumns = slices.Clone(o.Fields.TimeColumns)
+	o.Fields.EventTimeLayout = slices.Clone(o.Fields.EventTimeLayout)
 	o.Precisions = maps.Clone(o.Precisions)
 	return o, nil
 }
@@ -145,10 +155,17 @@ func titleCase(s string) string {
 	return string(b)
 }
 
+// gdeltMaxEventLag is how long after the event a GDELT report still counts as
+// activity: SQLDATE is a day, and most rows of a 2.0 file date from that day or
+// the day before (of 2,111 in 20191024143000.export.CSV, 2,051 and 9); the rest
+// are a week, a month or a year old, anniversaries and retrospectives.
+const gdeltMaxEventLag = 3 * 24 * time.Hour
+
 // gdeltFields maps the GDELT columns both versions share.
 func gdeltFields(dateAdded string) Fields {
 	return Fields{
 		ID: "GLOBALEVENTID", Time: "DATEADDED", TimeLayout: []string{dateAdded},
+		EventTime: "SQLDATE", EventTimeLayout: []string{"20060102"},
 		Lat: "ActionGeo_Lat", Lon: "ActionGeo_Long", Kind: "EventCode", Place: "ActionGeo_FullName",
 		URL: "SOURCEURL", Weight: "NumMentions", Precision: "ActionGeo_Type",
 	}

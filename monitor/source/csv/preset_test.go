@@ -159,24 +159,43 @@ func TestGDELT2Export(t *testing.T) {
 	b := parsePreset(t, "gdelt2", readShared(t, gdelt2Day))
 	// 2,111 rows; 38 have no ActionGeo coordinates (37 of ActionGeo_Type 0, one
 	// of type 1 for country YI, which GDELT did not place): awk -F'\t' '$57==""'.
-	wantCounts(t, b, 2073, map[string]int{"ActionGeo_Lat: missing": 38}, map[string]error{"ActionGeo_Lat: missing": monitor.ErrMissing})
+	// Of the rest, 51 report events more than 3 days before DATEADDED
+	// (2019-10-24 14:30): SQLDATE 20181024 (24), 20190924 (20), 20191017 (7).
+	wantCounts(t, b, 2022, map[string]int{
+		"ActionGeo_Lat: missing": 38,
+		"SQLDATE: stale: event of 2018-10-24 reported 365.6 days later (max_event_lag 3.0 days)": 24,
+		"SQLDATE: stale: event of 2019-09-24 reported 30.6 days later (max_event_lag 3.0 days)":  20,
+		"SQLDATE: stale: event of 2019-10-17 reported 7.6 days later (max_event_lag 3.0 days)":   7,
+	}, map[string]error{"ActionGeo_Lat: missing": monitor.ErrMissing})
 	precisions := make(map[monitor.Precision]int)
 	for _, o := range b.Observations {
 		precisions[o.Precision]++
 	}
-	// ActionGeo_Type of the stored rows: 1 549 (country), 2 283 + 5 62
-	// (region), 3 368 + 4 811 (city).
-	wantPrec := map[monitor.Precision]int{monitor.PrecisionCountry: 549, monitor.PrecisionRegion: 345, monitor.PrecisionCity: 1179}
+	// ActionGeo_Type of the located rows: 1 549 (country), 2 283 + 5 62
+	// (region), 3 368 + 4 811 (city); of the current ones 532, 342, 1148.
+	wantPrec := map[monitor.Precision]int{monitor.PrecisionCountry: 532, monitor.PrecisionRegion: 342, monitor.PrecisionCity: 1148}
 	for p, n := range wantPrec {
 		if precisions[p] != n {
 			t.Errorf("precisions %v, want %v", precisions, wantPrec)
 		}
 	}
-	if r := b.Rejects[0]; r.Record != "line 52 (id 881990883)" || !strings.HasPrefix(r.Raw, "881990883\t20191023\t") {
+	if r := b.Rejects[0]; r.Record != "line 1 (id 881990832)" || !strings.HasPrefix(r.Raw, "881990832\t20181024\t") {
 		t.Errorf("first reject = %q, raw %.40q", r.Record, r.Raw)
 	}
-	// Line 2: …THE EU…040…Minsk, Belarus (general), Belarus…53.9, 27.5667…20191024143000, belsat.eu URL.
-	got := b.Observations[1]
+	// Line 2: …THE EU…040…Minsk, Belarus (general), Belarus…53.9, 27.5667…20191024143000, belsat.eu URL:
+	// an article on the tenth anniversary of the Eastern Partnership, SQLDATE
+	// 20181024, a year before: stale. With the check off it is stored.
+	if r := b.Rejects[1]; r.Record != "line 2 (id 881990833)" || r.Field != "SQLDATE" || !errors.Is(r.Err, monitor.ErrStale) {
+		t.Errorf("second reject = %q %q %v, want line 2 (id 881990833) SQLDATE stale", r.Record, r.Field, r.Err)
+	}
+	all, err := Parse(bytes.NewReader(readShared(t, gdelt2Day)), Options{Preset: "gdelt2", MaxEventLag: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Observations) != 2073 || len(all.Rejects) != 38 {
+		t.Errorf("max_event_lag off: %d stored, %d rejected; want 2073, 38", len(all.Observations), len(all.Rejects))
+	}
+	got := all.Observations[1]
 	want := monitor.Observation{
 		ID: "881990833", Time: time.Date(2019, 10, 24, 14, 30, 0, 0, time.UTC), Point: orb.Point{27.5667, 53.9},
 		Place: "Minsk, Belarus (general), Belarus", Kind: "040", Title: "Consult, not specified below (040) – THE EU",
@@ -195,13 +214,17 @@ func TestGDELT1(t *testing.T) {
 		stored, noCoords  int
 		withURL, withoutU int // stored rows of 58 and of 57 columns
 	}{
-		// Derived from the 2.0 file: see testdata/README.txt.
+		// Derived from the 2.0 file: see testdata/README.txt. Parsed with
+		// max_event_lag off: the staleness of 1.0 rows is TestGDELT1Backfile's.
 		{"gdelt1-20191024-daily.tsv", 17, 3, 17, 0},
 		{"gdelt1-mixed-57-58.tsv", 26, 4, 18, 8},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			b := parsePreset(t, "gdelt1", readTestdata(t, tc.file))
+			b, err := Parse(bytes.NewReader(readTestdata(t, tc.file)), Options{Preset: "gdelt1", MaxEventLag: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantCounts(t, b, tc.stored, map[string]int{"ActionGeo_Lat: missing": tc.noCoords}, map[string]error{"ActionGeo_Lat: missing": monitor.ErrMissing})
 			var withURL, without int
 			for _, o := range b.Observations {

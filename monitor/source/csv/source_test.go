@@ -49,8 +49,8 @@ func TestSourceHTTP(t *testing.T) {
 	if len(batches) != 1 {
 		t.Fatalf("first pull: %d batches, want 1", len(batches))
 	}
-	if b := batches[0]; b.Origin != target || len(b.Observations) != 2073 || len(b.Rejects) != 38 {
-		t.Errorf("first pull: origin %q, %d observations, %d rejects; want %q, 2073, 38", b.Origin, len(b.Observations), len(b.Rejects), target)
+	if b := batches[0]; b.Origin != target || len(b.Observations) != 2022 || len(b.Rejects) != 89 {
+		t.Errorf("first pull: origin %q, %d observations, %d rejects; want %q, 2022, 89", b.Origin, len(b.Observations), len(b.Rejects), target)
 	}
 	if err := s.Pull(t.Context(), time.Now(), collect(&batches)); err != nil {
 		t.Fatal(err)

@@ -41,8 +41,10 @@ type Options struct {
 	// EpochSeconds (epoch_seconds) reads a numeric time as seconds, not milliseconds.
 	EpochSeconds bool
 	// KindProperty (kind_property) names the kind property (default "type", as
-	// USGS: "earthquake", "quarry blast", "explosion").
+	// USGS: "earthquake", "quarry blast", "explosion"; a feature without "type"
+	// takes "kind", geowatch's own name, as pushed and spooled records use it).
 	KindProperty string
+	kindFallback string
 	// DefaultKind (default_kind) is the kind of records without one.
 	DefaultKind string
 	// PlaceProperty (place_property) names the place-name property (default "place").
@@ -54,6 +56,11 @@ type Options struct {
 	// WeightProperty (weight_property) names a numeric property to use as the
 	// weight; empty (the default) gives every record weight 1.
 	WeightProperty string
+	// UpdatedProperty (updated_property) names the record's revision time, in
+	// the time property's formats (default "updated", as USGS). A record whose
+	// revision is older than the stored one's never replaces it. A value that
+	// cannot be read is ignored: the record then has no revision time.
+	UpdatedProperty string
 	// DepthProperty (depth_property) is the property under which a Point's third
 	// coordinate is added to Properties when the feature has no property of that
 	// name (default "depth": USGS puts depth in km there and nowhere else). "-"
@@ -68,11 +75,14 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.TimeProperty, "time")
-	def(&o.KindProperty, "type")
+	if o.KindProperty == "" {
+		o.KindProperty, o.kindFallback = "type", "kind"
+	}
 	def(&o.PlaceProperty, "place")
 	def(&o.TitleProperty, "title")
 	def(&o.URLProperty, "url")
 	def(&o.DepthProperty, "depth")
+	def(&o.UpdatedProperty, "updated")
 	return o
 }
 
@@ -228,8 +238,18 @@ func parseFeature(raw []byte, opt Options) (monitor.Observation, error) {
 			}
 		}
 	}
+	if v := props[opt.kindFallback]; o.Kind == "" && opt.kindFallback != "" && !isNull(v) {
+		if o.Kind, err = text(v); err != nil {
+			return o, &monitor.FieldError{Field: prop(opt.kindFallback), Err: err}
+		}
+	}
 	if o.Kind == "" {
 		o.Kind = opt.DefaultKind
+	}
+	if v := props[opt.UpdatedProperty]; !isNull(v) {
+		if t, err := parseTime(v, opt.EpochSeconds); err == nil {
+			o.Revised = t
+		}
 	}
 	if v := props[opt.WeightProperty]; opt.WeightProperty != "" && !isNull(v) {
 		if err := json.Unmarshal(v, &o.Weight); err != nil {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,13 +62,79 @@ type Options struct {
 	// MaxPlacesPerItem (max_places) caps the observations of one geotagged
 	// item, keeping the most confident places (default 5).
 	MaxPlacesPerItem int
+	// Time (time) says which time an item carries: "published" (the default:
+	// published, else updated), "updated" (updated, else published), or
+	// "summary": the first match of TimePattern in the item's summary, else its
+	// content, read with TimeLayouts. USGS's Atom feeds have no <published> and
+	// an <updated> that moves with every revision; the origin time is only in
+	// the summary (preset usgs-atom).
+	Time string
+	// TimePattern (time_pattern) finds the time in the summary for Time
+	// "summary"; its first group (else the whole match) is the time.
+	TimePattern *regexp.Regexp
+	// TimeLayouts (time_layout) are the Go layouts of that time, tried in order
+	// (default RFC 3339).
+	TimeLayouts []string
 	// Now is the time of items with neither a published nor an updated time
 	// (or ones that cannot be parsed). Source sets it to the time of the pull;
 	// left zero, such items are rejected as having no time.
 	Now time.Time
 }
 
+// Item times Options.Time names.
+const (
+	TimePublished = "published"
+	TimeUpdated   = "updated"
+	TimeSummary   = "summary"
+)
+
+// Presets are the options of known feeds, for Options.Preset.
+var presets = map[string]Options{
+	// USGS's Atom summary feeds (earthquake.usgs.gov/earthquakes/feed/v1.0/
+	// summary/all_week.atom): the origin time, to the second, from the
+	// summary's "<dt>Time</dt><dd>2018-06-12 23:08:28 UTC</dd>".
+	"usgs-atom": {
+		Kind:        "earthquake",
+		Time:        TimeSummary,
+		TimePattern: regexp.MustCompile(`<dt>Time</dt>\s*<dd>([^<]+)</dd>`),
+		TimeLayouts: []string{"2006-01-02 15:04:05 MST", "2006-01-02 15:04:05.999 MST"},
+	},
+}
+
+// Preset returns the options of a known feed: "usgs-atom".
+func Preset(name string) (Options, error) {
+	p, ok := presets[name]
+	if !ok {
+		return Options{}, fmt.Errorf("rss: preset %q: unknown (want usgs-atom)", name)
+	}
+	p.TimeLayouts = slices.Clone(p.TimeLayouts)
+	return p, nil
+}
+
+// Validate checks the time options.
+func (o Options) Validate() error {
+	switch o.Time {
+	case "", TimePublished, TimeUpdated:
+		if o.TimePattern != nil {
+			return errors.New("rss: time_pattern: only with time: summary")
+		}
+	case TimeSummary:
+		if o.TimePattern == nil {
+			return errors.New("rss: time_pattern: required with time: summary")
+		}
+	default:
+		return fmt.Errorf("rss: time %q: want published, updated or summary", o.Time)
+	}
+	return nil
+}
+
 func (o Options) withDefaults() Options {
+	if o.Time == "" {
+		o.Time = TimePublished
+	}
+	if len(o.TimeLayouts) == 0 {
+		o.TimeLayouts = []string{time.RFC3339Nano}
+	}
 	if o.Kind == "" {
 		o.Kind = DefaultKind
 	}
@@ -152,14 +219,22 @@ func parseItem(feed *gofeed.Feed, it *gofeed.Item, gz *gazetteer.Gazetteer, opt 
 	if id == "" {
 		id = "sha256:" + hashID(it.Title+"\n"+it.Published)
 	}
-	base := monitor.Observation{
-		ID:    id,
-		Time:  itemTime(it, opt.Now),
-		Kind:  opt.Kind,
-		Title: strings.TrimSpace(it.Title),
-		URL:   it.Link,
+	t, err := itemTime(it, opt)
+	if err != nil {
+		return nil, opt.Time, err
 	}
-	props := map[string]any{"item_title": base.Title, "link": it.Link, "feed_title": feed.Title}
+	base := monitor.Observation{
+		ID:      id,
+		Time:    t,
+		Revised: parsed(it.UpdatedParsed),
+		Kind:    opt.Kind,
+		Title:   strings.TrimSpace(it.Title),
+		URL:     it.Link,
+	}
+	// Only the item's own values: a feed-level one (the feed's title, which
+	// differs between USGS's day and week feeds) would make an entry re-served
+	// unchanged count as updated.
+	props := map[string]any{"item_title": base.Title, "link": it.Link}
 	if pt, field, ok, err := coordinates(it.Extensions); ok || err != nil {
 		if err != nil {
 			return nil, field, err
@@ -236,16 +311,49 @@ func hashID(s string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// itemTime returns when the item was published, else updated, else now. The
-// parser leaves a time it cannot read nil, so such a time counts as absent.
-func itemTime(it *gofeed.Item, now time.Time) time.Time {
-	switch {
-	case it.PublishedParsed != nil && !it.PublishedParsed.IsZero():
-		return *it.PublishedParsed
-	case it.UpdatedParsed != nil && !it.UpdatedParsed.IsZero():
-		return *it.UpdatedParsed
+// itemTime returns the time opt.Time names: published, else updated (or the
+// other way round), else now; or the time in the summary, which an item
+// without one is rejected for. The parser leaves a time it cannot read nil,
+// so such a time counts as absent.
+func itemTime(it *gofeed.Item, opt Options) (time.Time, error) {
+	first, second := parsed(it.PublishedParsed), parsed(it.UpdatedParsed)
+	switch opt.Time {
+	case TimeUpdated:
+		first, second = second, first
+	case TimeSummary:
+		for _, text := range [...]string{it.Description, it.Content} {
+			m := opt.TimePattern.FindStringSubmatch(text)
+			if m == nil {
+				continue
+			}
+			v := m[0]
+			if len(m) > 1 {
+				v = m[1]
+			}
+			v = strings.TrimSpace(v)
+			for _, layout := range opt.TimeLayouts {
+				if t, err := time.Parse(layout, v); err == nil {
+					return t, nil
+				}
+			}
+			return time.Time{}, fmt.Errorf("%w: %q fits none of %q", monitor.ErrBadTime, v, opt.TimeLayouts)
+		}
+		return time.Time{}, fmt.Errorf("%w: no match of time_pattern %s", monitor.ErrMissing, opt.TimePattern)
 	}
-	return now
+	switch {
+	case !first.IsZero():
+		return first, nil
+	case !second.IsZero():
+		return second, nil
+	}
+	return opt.Now, nil
+}
+
+func parsed(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // coordinates reads an item's own point: GeoRSS Simple georss:point ("lat

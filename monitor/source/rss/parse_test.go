@@ -1,6 +1,7 @@
 package rss
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,15 +121,19 @@ func TestParseProperties(t *testing.T) {
 		Mentions   int     `json:"mentions"`
 		ItemTitle  string  `json:"item_title"`
 		Link       string  `json:"link"`
-		FeedTitle  string  `json:"feed_title"`
 	}
 	o := b.Observations[0]
 	if err := json.Unmarshal(o.Properties, &p); err != nil {
 		t.Fatal(err)
 	}
 	if p.Confidence != 0.95 || p.Matched != "Vladivostok" || p.Mentions != 2 || p.ItemTitle != o.Title ||
-		p.Link != "https://example.org/wire/7" || p.FeedTitle != "Pacific Coast Wire" || o.Kind != "news" {
+		p.Link != "https://example.org/wire/7" || o.Kind != "news" {
 		t.Errorf("properties = %s, kind %q", o.Properties, o.Kind)
+	}
+	// Only the item's own values: the feed's title would make the same entry
+	// read from another feed (USGS's day and week) count as updated.
+	if bytes.Contains(o.Properties, []byte("feed_title")) || bytes.Contains(o.Properties, []byte("Pacific Coast Wire")) {
+		t.Errorf("properties hold the feed's title: %s", o.Properties)
 	}
 	if !errors.Is(b.Rejects[0].Err, ErrNoPlace) {
 		t.Errorf("reject error = %v, want ErrNoPlace", b.Rejects[0].Err)
@@ -260,4 +266,63 @@ func keys(m map[string]monitor.Observation) []string {
 		ks = append(ks, k)
 	}
 	return ks
+}
+
+// TestItemTime reads USGS Atom entries (derived from the real Kilauea week)
+// by each time an entry may carry: without <published>, the default falls back
+// to <updated>, days after the origin; the usgs-atom preset reads the origin
+// from the summary; a pattern that matches nothing rejects on summary.
+func TestItemTime(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "usgs-week-2018-06-kilauea-excerpt.atom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usgs, err := Preset("usgs-atom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "urn:earthquake-usgs-gov:nc:73026976"
+	tests := []struct {
+		name string
+		opt  Options
+		want string // nc73026976's time, or the reject's field
+	}{
+		{"default", Options{}, "2018-06-13T20:52:46.41Z"},
+		{"updated", Options{Time: TimeUpdated}, "2018-06-13T20:52:46.41Z"},
+		{"usgs-atom", usgs, "2018-06-08T01:00:28Z"},
+		{"no match", Options{Time: TimeSummary, TimePattern: regexp.MustCompile(`<dt>Origin</dt><dd>([^<]+)</dd>`)}, "reject summary"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.opt.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			b, err := Parse(data, gazetteer.Default(), tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, o := range b.Observations {
+				if o.ID == id {
+					got = o.Time.Format(time.RFC3339Nano)
+					if want := "2018-06-13T20:52:46.41Z"; o.Revised.Format(time.RFC3339Nano) != want {
+						t.Errorf("revised %v, want %s", o.Revised, want)
+					}
+				}
+			}
+			for _, r := range b.Rejects {
+				if strings.Contains(r.Record, id) {
+					got = "reject " + r.Field
+				}
+			}
+			if got != tc.want {
+				t.Errorf("%s: %s, want %s", id, got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []Options{{Time: "origin"}, {Time: TimeSummary}, {TimePattern: regexp.MustCompile("x")}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", bad)
+		}
+	}
 }

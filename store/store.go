@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
@@ -124,6 +125,8 @@ type DB struct {
 	// kick after bulk commits, and its stop path.
 	ckpt     *sql.DB
 	busy     time.Duration // the connections' busy timeout
+
+	lastWrite atomic.Pointer[error] // the last ingest's failure; nil after a success
 	kick     chan struct{}
 	stopCkpt context.CancelFunc
 	wg       sync.WaitGroup
@@ -582,12 +585,17 @@ func nullString(s string) any {
 	return s
 }
 
-// Ping checks that the database can take a write: it takes the write lock and
-// releases it, writing nothing. A readiness probe fails when another process
-// holds the lock past the busy timeout, the disk is read-only, or the file is gone.
+// Ping checks that the database can take a write: the last ingest did not
+// fail, and the write lock can be taken (and is released, writing nothing). A
+// readiness probe fails while writes fail (a full disk lets the lock be taken
+// but no page be written), when another process holds the lock past the busy
+// timeout, the disk is read-only, or the file is gone.
 func (db *DB) Ping(ctx context.Context) error {
 	if db.w == nil {
 		return fmt.Errorf("store: ping %s: %w", db.path, errReadOnly)
+	}
+	if err := db.lastWrite.Load(); err != nil {
+		return fmt.Errorf("store: ping %s: last write failed: %w", db.path, *err)
 	}
 	tx, err := db.w.BeginTx(ctx, nil) // _txlock=immediate: takes the write lock now
 	if err != nil {

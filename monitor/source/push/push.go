@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
@@ -44,6 +45,18 @@ const (
 	// DefaultMaxClients caps the tracked clients; past it, new clients share
 	// one bucket until idle ones are evicted.
 	DefaultMaxClients = 10000
+	// DefaultMaxInFlight caps the requests reading a body or waiting to store
+	// at once; past it a request is answered 503 with Retry-After at once.
+	DefaultMaxInFlight = 32
+	// DefaultBodyTimeout bounds how long a body may take to arrive, counted
+	// from when the handler starts reading it.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultWriteWait bounds how long a request waits for the database's
+	// write lock (behind another request, a check or an analyst's write
+	// transaction) before it is answered 503 with Retry-After.
+	DefaultWriteWait = 5 * time.Second
+	// maxEcho caps how much of a record's id a response quotes.
+	maxEcho = 200
 )
 
 // IngestFunc stores one batch under source and returns what happened to it:
@@ -70,15 +83,29 @@ type Options struct {
 	// size, default max(1, ceil(Rate)).
 	Rate  float64
 	Burst int
+	// MaxInFlight caps the requests being read or stored at once; default
+	// DefaultMaxInFlight. Memory is bounded by MaxInFlight × what arrived
+	// (at most MaxBodyBytes each): bodies are read as they arrive, never
+	// preallocated from Content-Length.
+	MaxInFlight int
+	// BodyTimeout bounds the arrival of a body; a slower sender gets 408.
+	// Default DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// WriteWait bounds the wait for the database's writer; past it the
+	// request is answered 503 with Retry-After and nothing is stored.
+	// Default DefaultWriteWait.
+	WriteWait time.Duration
 	// Log receives failures and rejected requests; default a no-op logger.
 	Log *zap.Logger
 }
 
 // Handler serves POST /v1/observations. It is safe for concurrent use.
 type Handler struct {
-	opt     Options
-	token   []byte
-	limiter *limiters
+	opt      Options
+	token    []byte
+	limiter  *limiters
+	inFlight chan struct{} // a slot per request being read or stored
+	failures failureStreak
 }
 
 // New returns a handler configured by opt.
@@ -98,10 +125,19 @@ func New(opt Options) (*Handler, error) {
 	if opt.Log == nil {
 		opt.Log = zap.NewNop()
 	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = DefaultMaxInFlight
+	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = DefaultBodyTimeout
+	}
+	if opt.WriteWait <= 0 {
+		opt.WriteWait = DefaultWriteWait
+	}
 	if opt.Rate < 0 || opt.Burst < 0 {
 		return nil, fmt.Errorf("push: negative rate %v or burst %d", opt.Rate, opt.Burst)
 	}
-	h := &Handler{opt: opt}
+	h := &Handler{opt: opt, inFlight: make(chan struct{}, opt.MaxInFlight)}
 	if opt.Token != "" {
 		h.token = []byte(opt.Token)
 	}
@@ -159,16 +195,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{"missing or invalid bearer token"})
 		return
 	}
+	// The slot is taken before the body is read, so neither slow senders
+	// nor requests queued behind the writer can pile up without bound.
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"too many requests in progress; nothing was stored, retry later"})
+		return
+	}
+	// The body's deadline; ServeHTTP of a test recorder cannot set one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.opt.BodyTimeout))
 	body, err := readBody(w, r, h.opt.MaxBodyBytes)
 	if err != nil {
 		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("body larger than %d bytes", mbe.Limit)})
 			return
 		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			w.Header().Set("Connection", "close")
+			writeJSON(w, http.StatusRequestTimeout, errorBody{fmt.Sprintf("body not received within %s", h.opt.BodyTimeout)})
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, errorBody{"unreadable body"})
 		return
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	b, rejects, err := ParseBody(body, h.opt.GeoJSON)
+	body = nil //nolint:ineffassign // let the body go before the write, which may wait
 	if err != nil {
 		// The parser's detail can quote Go types; the sender gets the gist.
 		h.opt.Log.Debug("push body refused", zap.String("client", client), zap.Error(err))
@@ -176,24 +232,90 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Origin = "push " + client
-	res, err := h.opt.Ingest(r.Context(), h.opt.Source, b, now)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opt.WriteWait)
+	res, err := h.opt.Ingest(ctx, h.opt.Source, b, now)
+	cancel()
 	if err != nil {
-		// The detail (paths, driver errors) is for the operator, not the sender.
-		h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
-			zap.Int("count", len(b.Observations)+len(b.Rejects)), zap.Error(err))
+		// The detail (paths, driver errors) is for the operator, not the
+		// sender; a streak of the same failure is logged once, with its count.
+		if h.failures.fail(err) {
+			h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
+				zap.Int("count", len(b.Observations)+len(b.Rejects)), zap.Error(err))
+		}
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"store unavailable; nothing was stored, retry later"})
 		return
 	}
-	resp := Response{
-		Stored: res.Added + res.Updated + res.Unchanged, Added: res.Added, Updated: res.Updated,
-		Duplicates: res.Unchanged, Rejected: rejects,
+	if n, last := h.failures.ok(); n > 1 {
+		h.opt.Log.Warn("push ingest recovered", zap.String("source", h.opt.Source), zap.Int("failures", n), zap.String("error", last))
 	}
+	resp := response(res, rejects)
 	status := http.StatusOK
-	if len(rejects) > 0 || res.Rejected > 0 {
+	if len(resp.Rejected) > 0 || res.Rejected > 0 {
 		status = http.StatusUnprocessableEntity
 	}
 	writeJSON(w, status, resp)
+}
+
+// response builds the answer from the store's counts and the per-record
+// outcomes of every step that refused records (each with its index, id,
+// field and reason), in request order; a record's id is quoted at most
+// maxEcho bytes.
+func response(res monitor.IngestResult, rejected ...[]Rejected) Response {
+	all := make([]Rejected, 0)
+	for _, rs := range rejected {
+		for _, r := range rs {
+			r.Record = truncate(r.Record, maxEcho)
+			r.Reason = truncate(r.Reason, maxEcho)
+			all = append(all, r)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b Rejected) int { return a.Index - b.Index })
+	return Response{
+		Stored: res.Added + res.Updated + res.Unchanged, Added: res.Added, Updated: res.Updated,
+		Duplicates: res.Unchanged, Rejected: all,
+	}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut with
+// how much was left out.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…(%d more bytes)", len(s)-cut)
+}
+
+// failureStreak counts consecutive failures, so that a run of them (a full
+// disk fails every push) is logged once, with a count when it ends.
+type failureStreak struct {
+	mu   sync.Mutex
+	n    int
+	last string
+}
+
+// fail counts err and reports whether it is worth a log line: the first of a
+// streak, or one unlike the last.
+func (f *failureStreak) fail(err error) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	msg := err.Error()
+	fresh := f.n == 1 || msg != f.last
+	f.last = msg
+	return fresh
+}
+
+func (f *failureStreak) ok() (int, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, last := f.n, f.last
+	f.n, f.last = 0, ""
+	return n, last
 }
 
 // authorized compares the bearer token in constant time, so the time taken
@@ -213,10 +335,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
+	// The buffer grows with what arrived, not with what Content-Length claims.
 	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	return buf.Bytes(), err
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +20,12 @@ import (
 // field, the http block's extra keys (indented two spaces) and the database
 // at dbPath; it returns the base URL once /readyz answers.
 func pushDaemon(t *testing.T, dbPath, httpExtra string) (string, *inProcess) {
+	t.Helper()
+	return pushDaemonAuth(t, dbPath, httpExtra, "")
+}
+
+// pushDaemonAuth is pushDaemon with the bearer token readiness is polled with.
+func pushDaemonAuth(t *testing.T, dbPath, httpExtra, token string) (string, *inProcess) {
 	t.Helper()
 	addr := freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "geowatch.yaml")
@@ -37,7 +45,11 @@ watches:
 	r := runInProcess(t, cfgPath, out)
 	base := "http://" + addr
 	r.waitFor(t, "readiness", func() bool {
-		resp, err := http.Get(base + "/readyz")
+		req, _ := http.NewRequest("GET", base+"/readyz", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}
@@ -130,5 +142,113 @@ func TestPushWriterWait(t *testing.T) {
 	_ = json.Unmarshal([]byte(postPush(t, client, base, pushBody("after", 3, 10)).body), &resp)
 	if resp.Stored != 3 {
 		t.Errorf("repeat push stored %d, want 3", resp.Stored)
+	}
+}
+
+// TestPushFullDisk fills a small tmpfs under the database: /readyz turns 503
+// while pushes fail (the write lock can still be taken), the failures are one
+// error line however many pushes fail, and once space is freed a push is
+// stored, readiness comes back and the streak's count is logged. It needs root
+// to mount the tmpfs; elsewhere it skips, except under CI.
+func TestPushFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mount tmpfs (CI runs as root): %v", err)
+		}
+		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() }) //nolint:errcheck // best effort
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "geowatch.gpkg")
+	base, r := pushDaemon(t, dbPath, "")
+	client := &http.Client{Timeout: time.Minute}
+	ready := func() (int, string) {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	stored, failed := 0, 0
+	for i := 0; failed < 10; i++ {
+		if i == 200 {
+			t.Fatalf("no push failed after %d pushes (%d stored): is the tmpfs mounted?", i, stored)
+		}
+		a := postPush(t, client, base, pushBody(fmt.Sprintf("fill%d", i), 50, 2000))
+		switch a.code {
+		case 200:
+			stored++
+		case 503:
+			failed++
+		default:
+			t.Fatalf("push %d = %d %s, want 200 or 503", i, a.code, a.body)
+		}
+	}
+	if code, body := ready(); code != 503 || body != "not ready: store\n" {
+		t.Errorf("/readyz on a full disk = %d %q, want 503 \"not ready: store\"", code, body)
+	}
+	if n := len(r.out.find(t, "push ingest failed")); n != 1 {
+		t.Errorf("%d \"push ingest failed\" lines for %d failed pushes, want 1", n, failed)
+	}
+	msgs := map[string]int{}
+	for _, l := range r.out.lines(t) {
+		if l["level"] == "error" || l["level"] == "warn" {
+			msgs[fmt.Sprint(l["msg"])]++
+		}
+	}
+	t.Logf("warnings and errors on the full disk: %v", msgs)
+	t.Logf("full disk: %d pushes stored, then %d failed with 503; readyz 503; 1 error line", stored, failed)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if a := postPush(t, client, base, pushBody("freed", 5, 10)); a.code != 200 {
+		t.Fatalf("push after space was freed = %d %s, want 200", a.code, a.body)
+	}
+	if code, body := ready(); code != 200 {
+		t.Errorf("/readyz after space was freed = %d %q, want 200", code, body)
+	}
+	rec := r.out.find(t, "push ingest recovered")
+	if len(rec) != 1 || rec[0]["failures"] != float64(failed) {
+		t.Errorf("recovery lines = %v, want one with failures %d", rec, failed)
+	}
+}
+
+// TestStatusToken: with metrics_auth: token, /metrics and /readyz need the
+// push token, and /healthz stays open.
+func TestStatusToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "s3cret\n")
+	base, _ := pushDaemonAuth(t, filepath.Join(t.TempDir(), "geowatch.gpkg"), "  token_file: "+tokenFile+"\n  metrics_auth: token\n", "s3cret")
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/metrics", "", 401}, {"/metrics", "wrong", 401}, {"/metrics", "s3cret", 200},
+		{"/readyz", "", 401}, {"/readyz", "s3cret", 200},
+		{"/healthz", "", 200},
+	} {
+		if got := get(tc.path, tc.token); got != tc.want {
+			t.Errorf("GET %s with token %q = %d, want %d", tc.path, tc.token, got, tc.want)
+		}
 	}
 }

@@ -123,13 +123,13 @@ type DB struct {
 
 	// The background checkpointer (see checkpointLoop): its own connection, a
 	// kick after bulk commits, and its stop path.
-	ckpt     *sql.DB
-	busy     time.Duration // the connections' busy timeout
+	ckpt *sql.DB
+	busy time.Duration // the connections' busy timeout
 
 	lastWrite atomic.Pointer[error] // the last ingest's failure; nil after a success
-	kick     chan struct{}
-	stopCkpt context.CancelFunc
-	wg       sync.WaitGroup
+	kick      chan struct{}
+	stopCkpt  context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // errReadOnly is returned by writes to a database opened with ReadOnly.

@@ -186,7 +186,7 @@ func validated(b Batch, now time.Time, maxFuture time.Duration) Batch {
 				field, err = fe.Field, fe.Err
 			}
 			raw := fmt.Sprintf("id=%q time=%s lat=%v lon=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lat(), o.Point.Lon())
-			b.Rejects = append(b.Rejects, Reject{Record: "id " + o.ID, Field: field, Err: err, Raw: RawRecord([]byte(raw))})
+			b.Rejects = append(b.Rejects, Reject{Record: "id " + EchoID(o.ID), Field: field, Err: err, Raw: RawRecord([]byte(raw))})
 			bad = append(bad, i)
 		}
 	}

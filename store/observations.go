@@ -282,7 +282,7 @@ func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
 func observationReject(i int, o *monitor.Observation, err error) monitor.Reject {
 	r := monitor.Reject{Record: "index " + strconv.Itoa(i), Err: err}
 	if o.ID != "" {
-		r.Record = fmt.Sprintf("id %q", o.ID)
+		r.Record = fmt.Sprintf("id %q", monitor.EchoID(o.ID))
 	}
 	if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
 		r.Field, r.Err = fe.Field, fe.Err

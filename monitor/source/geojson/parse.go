@@ -149,7 +149,7 @@ func collect(b *monitor.Batch, raw []byte, record string, opt Options) {
 		return
 	}
 	if o.ID != "" {
-		record += " (" + o.ID + ")"
+		record += " (" + monitor.EchoID(o.ID) + ")"
 	}
 	var fe *monitor.FieldError
 	if !errors.As(err, &fe) {

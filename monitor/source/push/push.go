@@ -385,7 +385,7 @@ func ParseBody(body []byte, opt geojson.Options) (monitor.Batch, []Rejected, err
 			}
 			rec := idx.locator(i)
 			if o.ID != "" {
-				rec += " (" + o.ID + ")"
+				rec += " (" + monitor.EchoID(o.ID) + ")"
 			}
 			b.Rejects = append(b.Rejects, monitor.Reject{Record: rec, Field: field, Err: err,
 				Raw: monitor.RawRecord(fmt.Appendf(nil, "id=%q time=%s lon=%v lat=%v", o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat()))})

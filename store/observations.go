@@ -159,7 +159,12 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	res.Rejected = len(rejects)
 	valid := len(args) / obsParams
 
-	tx, release, err := db.beginWrite(ctx)
+	if db.walMax > 0 {
+		if size := fileSize(db.path + "-wal"); size >= db.walMax {
+			return res, fmt.Errorf("%w: %d MiB, wal_max %d MiB", ErrWALLimit, size>>20, db.walMax>>20)
+		}
+	}
+		tx, release, err := db.beginWrite(ctx)
 	if err != nil {
 		return res, err
 	}

@@ -44,6 +44,7 @@ func openHTTP(plan *configs.Plan, st *store.DB, engine *monitor.Engine, d *daemo
 		Push:    ph,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "store", Check: st.Ping},
+			{Name: "wal", Check: func(context.Context) error { _, err := st.WALStatus(); return err }},
 			{Name: "scheduler", Check: func(context.Context) error {
 				if !d.Scheduling() {
 					return errors.New("scheduler not running")

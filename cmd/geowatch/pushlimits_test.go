@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,10 +29,16 @@ func pushDaemon(t *testing.T, dbPath, httpExtra string) (string, *inProcess) {
 // pushDaemonAuth is pushDaemon with the bearer token readiness is polled with.
 func pushDaemonAuth(t *testing.T, dbPath, httpExtra, token string) (string, *inProcess) {
 	t.Helper()
+	return pushDaemonConfig(t, dbPath, "", httpExtra, token)
+}
+
+// pushDaemonConfig is pushDaemonAuth with top-level keys too.
+func pushDaemonConfig(t *testing.T, dbPath, top, httpExtra, token string) (string, *inProcess) {
+	t.Helper()
 	addr := freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "geowatch.yaml")
 	writeFile(t, cfgPath, `database: `+dbPath+`
-http:
+`+top+`http:
   listen: `+addr+`
   rate: 0
 `+httpExtra+`
@@ -250,5 +258,41 @@ func TestStatusToken(t *testing.T) {
 		if got := get(tc.path, tc.token); got != tc.want {
 			t.Errorf("GET %s with token %q = %d, want %d", tc.path, tc.token, got, tc.want)
 		}
+	}
+}
+
+// TestWALGauge: geowatch_wal_bytes is on /metrics, and wal_warn and wal_max
+// reach the store (a wal_max below the WAL's size refuses pushes with 503).
+// The growth under a long reader, the warnings and the refusal itself are
+// driven in store's TestWALLimits, where the reader's snapshot is certain to
+// pin WAL frames.
+func TestWALGauge(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "geowatch.gpkg")
+	base, _ := pushDaemonConfig(t, dbPath, "wal_warn: 64KiB\nwal_max: 128KiB\n", "", "")
+	client := &http.Client{Timeout: time.Minute}
+	var refused pushAnswer
+	for i := 0; refused.code == 0; i++ {
+		if i == 100 {
+			t.Fatal("no push refused at wal_max 128KiB")
+		}
+		if a := postPush(t, client, base, pushBody(fmt.Sprintf("g%d", i), 50, 1000)); a.code == 503 {
+			refused = a
+		}
+	}
+	if refused.retryAfter == "" || !strings.Contains(refused.body, "store unavailable") {
+		t.Errorf("refusal = %+v, want 503 with Retry-After", refused)
+	}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`(?m)^geowatch_wal_bytes (\S+)$`).FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatal("/metrics lacks geowatch_wal_bytes")
+	}
+	if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
+		t.Errorf("geowatch_wal_bytes = %v, want > 0", v)
 	}
 }

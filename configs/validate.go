@@ -30,17 +30,17 @@ const (
 
 // Plan is a validated configuration turned into the values the daemon runs.
 type Plan struct {
-	Database    string
-	FullSync    bool // durability: full
-	MaxFuture   time.Duration
+	Database  string
+	FullSync  bool // durability: full
+	MaxFuture time.Duration
 	// WALWarnBytes and WALMaxBytes are wal_warn and wal_max; 0 is off.
 	WALWarnBytes, WALMaxBytes int64
-	LogLevel    string
-	LogFormat   string
-	Gazetteer   *gazetteer.Gazetteer
-	Checks      []daemon.Check
-	Watches     []daemon.WatchJob
-	Subscribers []Subscriber
+	LogLevel                  string
+	LogFormat                 string
+	Gazetteer                 *gazetteer.Gazetteer
+	Checks                    []daemon.Check
+	Watches                   []daemon.WatchJob
+	Subscribers               []Subscriber
 	// HTTP is the http block; nil without one (no listener).
 	HTTP *HTTP
 	// Push is the push source, served on the HTTP listener; nil without one.

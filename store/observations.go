@@ -164,7 +164,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 			return res, fmt.Errorf("%w: %d MiB, wal_max %d MiB", ErrWALLimit, size>>20, db.walMax>>20)
 		}
 	}
-		tx, release, err := db.beginWrite(ctx)
+	tx, release, err := db.beginWrite(ctx)
 	if err != nil {
 		return res, err
 	}

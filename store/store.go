@@ -145,9 +145,9 @@ type DB struct {
 	walWarn, walMax int64        // WithWALLimits
 	walBytes        atomic.Int64 // the WAL's size at the last look (checkpointLoop)
 	walNext         int64        // the next warning threshold; checkpointLoop's own
-	kick      chan struct{}
-	stopCkpt  context.CancelFunc
-	wg        sync.WaitGroup
+	kick            chan struct{}
+	stopCkpt        context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // errReadOnly is returned by writes to a database opened with ReadOnly.

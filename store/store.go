@@ -302,6 +302,11 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 		case <-db.kick:
 		case <-time.After(walWatchEvery):
 		}
+		if db.checkFile() != nil {
+			// The file was removed or replaced: a connection opened now would
+			// create a new one in its place. Ingest reports it (ErrFileGone).
+			continue
+		}
 		var busy, frames, done int
 		err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done)
 		if err != nil && ctx.Err() == nil {

@@ -292,7 +292,9 @@ func TestWALGauge(t *testing.T) {
 	if m == nil {
 		t.Fatal("/metrics lacks geowatch_wal_bytes")
 	}
-	if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
-		t.Errorf("geowatch_wal_bytes = %v, want > 0", v)
+	// Its value may already be 0: with no reader the checkpointer truncates
+	// the WAL past wal_warn. TestWALLimits checks the size under a reader.
+	if _, err := strconv.ParseFloat(m[1], 64); err != nil {
+		t.Errorf("geowatch_wal_bytes = %q: %v", m[1], err)
 	}
 }

@@ -38,6 +38,13 @@ type Config struct {
 	Database string `yaml:"database"`
 	// Durability is "normal" (default: WAL with synchronous=NORMAL) or "full".
 	Durability string `yaml:"durability"`
+	// WALWarn is the write-ahead log size past which geowatch warns (once per
+	// threshold: this, then each doubling), /readyz fails with "wal" and the
+	// service status says so; default 256MiB, "0" turns it off.
+	WALWarn string `yaml:"wal_warn"`
+	// WALMax, when set, is the WAL size at which ingest is refused (a push
+	// gets 503) rather than the disk filled; default off.
+	WALMax string `yaml:"wal_max"`
 	// MaxFuture rejects observations dated more than this after they arrive;
 	// default 24h, "0s" turns the check off.
 	MaxFuture string `yaml:"max_future"`

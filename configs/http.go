@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/geowatch/geowatch/monitor/source/geojson"
 )
@@ -30,6 +31,19 @@ type HTTPConfig struct {
 	// 0 disables the limit) and Burst the bucket size (default 20).
 	Rate  *float64 `yaml:"rate"`
 	Burst *int     `yaml:"burst"`
+	// MaxInFlight caps the push requests being read or stored at once
+	// (default 32); past it a request gets 503 with Retry-After at once.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// BodyTimeout bounds how long a push body may take to arrive (default
+	// 30s); a slower sender gets 408.
+	BodyTimeout string `yaml:"body_timeout"`
+	// WriteWait bounds how long a push waits for the database's writer
+	// (default 5s); past it, 503 with Retry-After and nothing stored.
+	WriteWait string `yaml:"write_wait"`
+	// MetricsAuth is who may read /metrics and /readyz: "none" (anyone) or
+	// "token" (the push bearer token). Default: "token" when token_file is set
+	// and listen is not a loopback address, else "none".
+	MetricsAuth string `yaml:"metrics_auth"`
 }
 
 // Defaults of the http block.
@@ -38,6 +52,9 @@ const (
 	DefaultMaxBodyBytes = 8 << 20
 	DefaultPushRate     = 10
 	DefaultPushBurst    = 20
+	DefaultMaxInFlight  = 32
+	DefaultBodyTimeout  = 30 * time.Second
+	DefaultWriteWait    = 5 * time.Second
 )
 
 // ErrNoToken is a push endpoint reachable beyond this host without a token.
@@ -50,6 +67,11 @@ type HTTP struct {
 	MaxBodyBytes int64
 	Rate         float64 // requests/s per client; 0: unlimited
 	Burst        int
+	MaxInFlight  int
+	BodyTimeout  time.Duration
+	WriteWait    time.Duration
+	// MetricsToken, when set, is the bearer token /metrics and /readyz need.
+	MetricsToken bool
 }
 
 // Push is the validated push source: the name its records are stored under and
@@ -63,7 +85,8 @@ func (b *builder) http(c *HTTPConfig) {
 	if c == nil {
 		return
 	}
-	h := &HTTP{Listen: c.Listen, MaxBodyBytes: DefaultMaxBodyBytes, Rate: DefaultPushRate, Burst: DefaultPushBurst}
+	h := &HTTP{Listen: c.Listen, MaxBodyBytes: DefaultMaxBodyBytes, Rate: DefaultPushRate, Burst: DefaultPushBurst,
+		MaxInFlight: DefaultMaxInFlight}
 	if h.Listen == "" {
 		h.Listen = DefaultListen
 	}
@@ -105,6 +128,25 @@ func (b *builder) http(c *HTTPConfig) {
 			b.fail("http.burst", *c.Burst, ErrNotPositive)
 		}
 		h.Burst = *c.Burst
+	}
+	if c.MaxInFlight < 0 {
+		b.fail("http.max_in_flight", c.MaxInFlight, ErrNotPositive)
+	} else if c.MaxInFlight > 0 {
+		h.MaxInFlight = c.MaxInFlight
+	}
+	h.BodyTimeout = b.duration("http.body_timeout", c.BodyTimeout, DefaultBodyTimeout)
+	h.WriteWait = b.duration("http.write_wait", c.WriteWait, DefaultWriteWait)
+	switch c.MetricsAuth {
+	case "":
+		h.MetricsToken = h.Token != "" && !loopback(h.Listen)
+	case "none":
+	case "token":
+		if h.Token == "" {
+			b.fail("http.metrics_auth", c.MetricsAuth, errors.New("needs http.token_file"))
+		}
+		h.MetricsToken = true
+	default:
+		b.fail("http.metrics_auth", c.MetricsAuth, errors.New(`want "none" or "token"`))
 	}
 	b.plan.HTTP = h
 }

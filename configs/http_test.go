@@ -40,7 +40,9 @@ sources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := HTTP{Listen: "0.0.0.0:9000", Token: "s3cret", MaxBodyBytes: 1 << 20, Rate: 2.5, Burst: 5}
+	want := HTTP{Listen: "0.0.0.0:9000", Token: "s3cret", MaxBodyBytes: 1 << 20, Rate: 2.5, Burst: 5,
+		MaxInFlight: DefaultMaxInFlight, BodyTimeout: DefaultBodyTimeout, WriteWait: DefaultWriteWait,
+		MetricsToken: true} // a token on a non-loopback address guards /metrics and /readyz too
 	if p.HTTP == nil || *p.HTTP != want {
 		t.Errorf("HTTP = %+v, want %+v", p.HTTP, want)
 	}
@@ -56,7 +58,8 @@ sources:
 		t.Fatal(err)
 	}
 	p, _ = c.Build()
-	want = HTTP{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, Rate: DefaultPushRate, Burst: DefaultPushBurst}
+	want = HTTP{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, Rate: DefaultPushRate, Burst: DefaultPushBurst,
+		MaxInFlight: DefaultMaxInFlight, BodyTimeout: DefaultBodyTimeout, WriteWait: DefaultWriteWait}
 	if p.HTTP == nil || *p.HTTP != want || p.Push != nil {
 		t.Errorf("http: {} gives %+v and push %+v, want %+v and no push", p.HTTP, p.Push, want)
 	}
@@ -98,6 +101,11 @@ sources:
 		{"zero max_body", "127.0.0.1:8080\n", "127.0.0.1:8080\n  max_body: 0MiB\n", "http.max_body", 3, ErrNotPositive},
 		{"negative rate", "127.0.0.1:8080\n", "127.0.0.1:8080\n  rate: -1\n", "http.rate", 3, nil},
 		{"zero burst", "127.0.0.1:8080\n", "127.0.0.1:8080\n  burst: 0\n", "http.burst", 3, ErrNotPositive},
+		{"negative max_in_flight", "127.0.0.1:8080\n", "127.0.0.1:8080\n  max_in_flight: -1\n", "http.max_in_flight", 3, ErrNotPositive},
+		{"zero body_timeout", "127.0.0.1:8080\n", "127.0.0.1:8080\n  body_timeout: 0s\n", "http.body_timeout", 3, ErrNotPositive},
+		{"bad write_wait", "127.0.0.1:8080\n", "127.0.0.1:8080\n  write_wait: soon\n", "http.write_wait", 3, nil},
+		{"metrics_auth token without a token", "127.0.0.1:8080\n", "127.0.0.1:8080\n  metrics_auth: token\n", "http.metrics_auth", 3, nil},
+		{"unknown metrics_auth", "127.0.0.1:8080\n", "127.0.0.1:8080\n  metrics_auth: basic\n", "http.metrics_auth", 3, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

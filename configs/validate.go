@@ -30,15 +30,17 @@ const (
 
 // Plan is a validated configuration turned into the values the daemon runs.
 type Plan struct {
-	Database    string
-	FullSync    bool // durability: full
-	MaxFuture   time.Duration
-	LogLevel    string
-	LogFormat   string
-	Gazetteer   *gazetteer.Gazetteer
-	Checks      []daemon.Check
-	Watches     []daemon.WatchJob
-	Subscribers []Subscriber
+	Database  string
+	FullSync  bool // durability: full
+	MaxFuture time.Duration
+	// WALWarnBytes and WALMaxBytes are wal_warn and wal_max; 0 is off.
+	WALWarnBytes, WALMaxBytes int64
+	LogLevel                  string
+	LogFormat                 string
+	Gazetteer                 *gazetteer.Gazetteer
+	Checks                    []daemon.Check
+	Watches                   []daemon.WatchJob
+	Subscribers               []Subscriber
 	// HTTP is the http block; nil without one (no listener).
 	HTTP *HTTP
 	// Push is the push source, served on the HTTP listener; nil without one.
@@ -116,6 +118,11 @@ func (c *Config) Build() (*Plan, error) {
 		Gazetteer: gazetteer.Default(),
 	}}
 	b.plan.MaxFuture = monitor.DefaultMaxFuture
+	b.plan.WALWarnBytes = b.size("wal_warn", c.WALWarn, DefaultWALWarnBytes)
+	b.plan.WALMaxBytes = b.size("wal_max", c.WALMax, 0)
+	if w, m := b.plan.WALWarnBytes, b.plan.WALMaxBytes; m > 0 && w > m {
+		b.fail("wal_max", c.WALMax, fmt.Errorf("below wal_warn (%s)", c.WALWarn))
+	}
 	if c.MaxFuture != "" {
 		b.plan.MaxFuture = b.optDuration("max_future", c.MaxFuture)
 	}
@@ -213,6 +220,22 @@ func (b *builder) unique(seen map[string]string, path, name string) {
 	default:
 		seen[name] = path
 	}
+}
+
+// DefaultWALWarnBytes is wal_warn's default.
+const DefaultWALWarnBytes = 256 << 20
+
+// size reads an optional byte size; "0" is allowed (off).
+func (b *builder) size(field, s string, def int64) int64 {
+	if s == "" {
+		return def
+	}
+	n, err := ParseSize(s)
+	if err != nil {
+		b.fail(field, nil, err)
+		return def
+	}
+	return n
 }
 
 func (b *builder) duration(field, s string, def time.Duration) time.Duration {

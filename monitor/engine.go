@@ -267,11 +267,11 @@ func validated(b Batch, now time.Time, maxFuture time.Duration) Batch {
 func locator(o *Observation) string {
 	switch p := o.Pos.String(); {
 	case p == "":
-		return "id " + o.ID
+		return "id " + EchoID(o.ID)
 	case o.ID == "":
 		return p
 	default:
-		return p + " (" + o.ID + ")"
+		return p + " (" + EchoID(o.ID) + ")"
 	}
 }
 

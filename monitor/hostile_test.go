@@ -214,3 +214,26 @@ func TestHostileGeoJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestControlCharactersReplaced documents the text policy: control characters
+// other than tab and newline in place, kind, title and URL become U+FFFD (a
+// NUL would cut the text short in GDAL and sqlite3); ids keep being refused.
+func TestControlCharactersReplaced(t *testing.T) {
+	o := monitor.Observation{ID: "x", Time: time.Now(), Place: "a\x00b", Kind: "k\x1b", Title: "t\tx\ny\rz\x7f\u0085", URL: "https://e.org/\x00"}
+	o.Normalize()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := monitor.Observation{Place: "a\ufffdb", Kind: "k\ufffd", Title: "t\tx\ny\ufffdz\ufffd\ufffd", URL: "https://e.org/\ufffd"}
+	if o.Place != want.Place || o.Kind != want.Kind || o.Title != want.Title || o.URL != want.URL {
+		t.Errorf("normalised %q %q %q %q, want %q %q %q %q", o.Place, o.Kind, o.Title, o.URL, want.Place, want.Kind, want.Title, want.URL)
+	}
+	bad := monitor.Observation{ID: "x", Time: time.Now(), Title: "\xff\x00"}
+	bad.Normalize()
+	if err := bad.Validate(); !errors.Is(err, monitor.ErrBadUTF8) {
+		t.Errorf("invalid UTF-8 with a NUL: Validate = %v, want ErrBadUTF8 (not repaired)", err)
+	}
+	if got := monitor.EchoID(strings.Repeat("é", 1<<19)); len(got) > monitor.MaxIDBytes+40 || !strings.HasSuffix(got, "…(1048320 more bytes)") {
+		t.Errorf("EchoID of a 1 MiB id = %d bytes ending %q", len(got), got[len(got)-30:])
+	}
+}

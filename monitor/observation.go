@@ -170,7 +170,11 @@ func (o *Observation) Validate() error {
 	return nil
 }
 
-// Normalize fills defaults before validation: UTC time, weight 1 when unset.
+// Normalize fills defaults before validation: UTC time, weight 1 when unset,
+// and control characters other than tab and newline in the place, kind,
+// title and URL replaced by U+FFFD: a NUL cuts the text short in GDAL and the
+// sqlite3 shell, and an escape or carriage return garbles a terminal. The
+// record's properties keep what was sent (JSON escapes them).
 func (o *Observation) Normalize() {
 	o.Time = o.Time.UTC()
 	if !o.Revised.IsZero() {
@@ -179,4 +183,40 @@ func (o *Observation) Normalize() {
 	if o.Weight == 0 {
 		o.Weight = 1
 	}
+	o.Place = ReplaceControl(o.Place)
+	o.Kind = ReplaceControl(o.Kind)
+	o.Title = ReplaceControl(o.Title)
+	o.URL = ReplaceControl(o.URL)
 }
+
+// EchoID returns id as a locator may quote it: whole up to MaxIDBytes, else
+// cut on a rune boundary with a marker saying how much was left out, so that
+// a huge bad id is not echoed back whole into answers, logs and the rejects
+// table.
+func EchoID(id string) string {
+	if len(id) <= MaxIDBytes {
+		return id
+	}
+	cut := MaxIDBytes
+	for cut > 0 && !utf8.RuneStart(id[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", id[:cut], len(id)-cut)
+}
+
+// ReplaceControl returns s with every control character but tab and newline
+// (C0, DEL and C1) replaced by U+FFFD; s itself when it has none, and invalid
+// UTF-8 is left for Validate to refuse.
+func ReplaceControl(s string) string {
+	if strings.IndexFunc(s, badControl) < 0 || !utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if badControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
+
+func badControl(r rune) bool { return r != '\t' && r != '\n' && unicode.IsControl(r) }

@@ -137,8 +137,13 @@ func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([
 func (db *DB) Ingest(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error) {
 	res, err := db.ingest(ctx, source, b, now)
 	if err != nil {
-		return monitor.IngestResult{}, fmt.Errorf("store: ingest %s into %s: %w", source, db.path, err)
+		err = fmt.Errorf("store: ingest %s into %s: %w", source, db.path, err)
+		if !errors.Is(err, context.Canceled) { // the caller left: says nothing of the store
+			db.lastWrite.Store(&err)
+		}
+		return monitor.IngestResult{}, err
 	}
+	db.lastWrite.Store(nil)
 	return res, nil
 }
 
@@ -167,10 +172,16 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	res.Rejected = len(rejects)
 	valid := len(args) / obsParams
 
-	tx, err := db.w.BeginTx(ctx, nil)
+	if db.walMax > 0 {
+		if size := fileSize(db.path + "-wal"); size >= db.walMax {
+			return res, fmt.Errorf("%w: %d MiB, wal_max %d MiB", ErrWALLimit, size>>20, db.walMax>>20)
+		}
+	}
+	tx, release, err := db.beginWrite(ctx)
 	if err != nil {
 		return res, err
 	}
+	defer release()
 	defer tx.Rollback()
 	var maxFID int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(fid), 0) FROM observations`).Scan(&maxFID); err != nil {
@@ -247,12 +258,49 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	return res, nil
 }
 
+// beginWrite begins a write transaction whose wait for the write lock ends
+// at ctx's deadline, when it has one, rather than after the busy timeout: the
+// wait for the one connection already ends with ctx, and SQLite's busy handler
+// does not. release gives the connection back with its own busy timeout.
+func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		tx, err := db.w.BeginTx(ctx, nil)
+		return tx, func() {}, err
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wait := min(db.busy, time.Until(deadline))
+	if wait <= 0 {
+		conn.Close()
+		return nil, nil, context.DeadlineExceeded
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, max(1, wait.Milliseconds()))); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	release := func() {
+		// Best effort: a failure leaves a shorter timeout on the connection
+		// until the next beginWrite sets it again.
+		conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA busy_timeout = %d`, db.busy.Milliseconds())) //nolint:errcheck
+		conn.Close()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("wait for the write lock (%s): %w", wait.Round(time.Millisecond), err)
+	}
+	return tx, release, nil
+}
+
 // observationReject describes an observation that failed validation, naming it by
 // its id or, without one, by its index in the batch.
 func observationReject(i int, o *monitor.Observation, err error) monitor.Reject {
 	r := monitor.Reject{Record: "index " + strconv.Itoa(i), Err: err}
 	if o.ID != "" {
-		r.Record = fmt.Sprintf("id %q", o.ID)
+		r.Record = fmt.Sprintf("id %q", monitor.EchoID(o.ID))
 	}
 	if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
 		r.Field, r.Err = fe.Field, fe.Err

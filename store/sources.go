@@ -100,3 +100,73 @@ func (db *DB) sources(ctx context.Context) ([]SourceStatus, error) {
 	}
 	return ss, rows.Err()
 }
+
+// Running is the last_error of a run begun by StartRun and not yet finished:
+// for a run that was killed, what `geowatch sources` keeps showing.
+const Running = "interrupted: started, not finished (still running, or killed)"
+
+// StartRun records a run of source as begun at started, before its first
+// batch: last_run is started, last_error is Running and the last-run counts
+// are zero; the totals, last_success and consecutive_failures stay. Each
+// AddRunProgress then counts a stored batch, and FinishRun settles the
+// outcome, so an import that is killed shows as interrupted with what it
+// stored.
+func (db *DB) StartRun(ctx context.Context, source, typ string, started time.Time) error {
+	if db.w == nil {
+		return fmt.Errorf("store: start run of %s in %s: %w", source, db.path, errReadOnly)
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO sources (name, type, last_run, last_error,
+		consecutive_failures, last_duration_ms,
+		last_seen, last_added, last_updated, last_unchanged, last_rejected,
+		total_seen, total_added, total_updated, total_unchanged, total_rejected)
+	VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	ON CONFLICT (name) DO UPDATE SET
+		type = excluded.type, last_run = excluded.last_run, last_error = excluded.last_error,
+		last_duration_ms = 0, last_seen = 0, last_added = 0, last_updated = 0, last_unchanged = 0, last_rejected = 0`,
+		source, typ, formatTime(started), Running)
+	if err != nil {
+		return fmt.Errorf("store: start run of %s in %s: %w", source, db.path, err)
+	}
+	return nil
+}
+
+// AddRunProgress adds one stored batch's counts to source's last run and
+// totals, with the run's duration so far.
+func (db *DB) AddRunProgress(ctx context.Context, source string, r monitor.IngestResult, elapsed time.Duration) error {
+	if db.w == nil {
+		return fmt.Errorf("store: record progress of %s in %s: %w", source, db.path, errReadOnly)
+	}
+	_, err := db.w.ExecContext(ctx, `UPDATE sources SET last_duration_ms = ?2,
+		last_seen = last_seen + ?3, last_added = last_added + ?4, last_updated = last_updated + ?5,
+		last_unchanged = last_unchanged + ?6, last_rejected = last_rejected + ?7,
+		total_seen = total_seen + ?3, total_added = total_added + ?4, total_updated = total_updated + ?5,
+		total_unchanged = total_unchanged + ?6, total_rejected = total_rejected + ?7
+		WHERE name = ?1`,
+		source, float64(elapsed)/float64(time.Millisecond), r.Seen, r.Added, r.Updated, r.Unchanged, r.Rejected)
+	if err != nil {
+		return fmt.Errorf("store: record progress of %s in %s: %w", source, db.path, err)
+	}
+	return nil
+}
+
+// FinishRun settles a run begun by StartRun at started: its error (nil for
+// success), the success time and the failure streak, and its duration; the
+// counts are those AddRunProgress recorded.
+func (db *DB) FinishRun(ctx context.Context, source string, started time.Time, duration time.Duration, runErr error) error {
+	if db.w == nil {
+		return fmt.Errorf("store: finish run of %s in %s: %w", source, db.path, errReadOnly)
+	}
+	var lastErr any
+	if runErr != nil {
+		lastErr = runErr.Error()
+	}
+	_, err := db.w.ExecContext(ctx, `UPDATE sources SET last_error = ?2, last_duration_ms = ?3,
+		last_success = CASE WHEN ?2 IS NULL THEN ?4 ELSE last_success END,
+		consecutive_failures = CASE WHEN ?2 IS NULL THEN 0 ELSE consecutive_failures + 1 END
+		WHERE name = ?1`,
+		source, lastErr, float64(duration)/float64(time.Millisecond), formatTime(started))
+	if err != nil {
+		return fmt.Errorf("store: finish run of %s in %s: %w", source, db.path, err)
+	}
+	return nil
+}

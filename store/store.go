@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
@@ -84,7 +85,21 @@ type options struct {
 	log        *zap.Logger
 	readOnly   bool
 	busy       time.Duration
+	walWarn    int64
+	walMax     int64
 }
+
+// WithWALLimits sets the write-ahead log sizes past which the store warns
+// (warn, and each doubling of it: logged once per threshold crossed, reported
+// by WALStatus) and refuses to ingest (max, with ErrWALLimit); 0 turns either
+// off. SQLite cannot checkpoint past a reader's snapshot, so a read
+// transaction left open lets the WAL grow with every commit.
+func WithWALLimits(warn, max int64) Option {
+	return func(o *options) { o.walWarn, o.walMax = warn, max }
+}
+
+// ErrWALLimit is an ingest refused because the WAL is past its hard limit.
+var ErrWALLimit = errors.New("write-ahead log past wal_max (a read transaction holds an old snapshot); refusing writes rather than filling the disk")
 
 // WithDurability sets when commits reach the disk; the default is DurabilityNormal.
 func WithDurability(d Durability) Option { return func(o *options) { o.durability = d } }
@@ -122,11 +137,17 @@ type DB struct {
 
 	// The background checkpointer (see checkpointLoop): its own connection, a
 	// kick after bulk commits, and its stop path.
-	ckpt     *sql.DB
-	busy     time.Duration // the connections' busy timeout
-	kick     chan struct{}
-	stopCkpt context.CancelFunc
-	wg       sync.WaitGroup
+	ckpt *sql.DB
+	busy time.Duration // the connections' busy timeout
+
+	lastWrite atomic.Pointer[error] // the last ingest's failure; nil after a success
+
+	walWarn, walMax int64        // WithWALLimits
+	walBytes        atomic.Int64 // the WAL's size at the last look (checkpointLoop)
+	walNext         int64        // the next warning threshold; checkpointLoop's own
+	kick            chan struct{}
+	stopCkpt        context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // errReadOnly is returned by writes to a database opened with ReadOnly.
@@ -141,7 +162,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db := &DB{path: path, now: o.now, log: o.log, busy: o.busy}
+	db := &DB{path: path, now: o.now, log: o.log, busy: o.busy, walWarn: o.walWarn, walMax: o.walMax, walNext: o.walWarn}
 	if err := db.open(ctx, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -214,16 +235,25 @@ const walTruncateBytes = 16 << 20
 // tried again after a later commit when readers do not leave in time.
 const walTruncateWait = 200 * time.Millisecond
 
-// truncateWAL runs a TRUNCATE checkpoint when the WAL has grown past
-// walTruncateBytes, waiting at most walTruncateWait for readers.
-func (db *DB) truncateWAL(ctx context.Context) {
-	fi, err := os.Stat(db.path + "-wal")
-	if err != nil || fi.Size() < walTruncateBytes {
-		return
+// walWatchEvery is how often the checkpointer looks at the WAL when no
+// commit kicks it, so that the size is current and a truncation is retried
+// when ingest is refused at wal_max (and so commits nothing).
+const walWatchEvery = time.Second
+
+// truncateAt is the WAL size past which the checkpointer truncates it.
+func (db *DB) truncateAt() int64 {
+	if db.walWarn > 0 {
+		return min(walTruncateBytes, db.walWarn)
 	}
+	return walTruncateBytes
+}
+
+// truncateWAL runs a TRUNCATE checkpoint, waiting at most walTruncateWait
+// for readers, and reports whether it restarted the WAL.
+func (db *DB) truncateWAL(ctx context.Context, size int64) bool {
 	conn, err := db.ckpt.Conn(ctx)
 	if err != nil {
-		return
+		return false
 	}
 	defer conn.Close()
 	var busy, frames, done int
@@ -237,9 +267,15 @@ func (db *DB) truncateWAL(ctx context.Context) {
 	case err != nil && ctx.Err() == nil:
 		db.log.Warn("truncating checkpoint failed", zap.String("path", db.path), zap.Error(err))
 	case busy == 0 && err == nil:
-		db.log.Debug("wal truncated", zap.String("path", db.path), zap.Int64("wal_bytes", fi.Size()))
+		db.log.Debug("wal truncated", zap.String("path", db.path), zap.Int64("wal_bytes", size))
+		return true
 	}
+	return false
 }
+
+// walTruncateBackoffMax caps the pause between TRUNCATE attempts that a
+// reader keeps failing: each holds off writers for up to walTruncateWait.
+const walTruncateBackoffMax = 8 * time.Second
 
 // checkpointLoop copies committed WAL frames into the database file on its own
 // connection, on the second core, after each bulk commit (kickCheckpoint). A
@@ -249,24 +285,101 @@ func (db *DB) truncateWAL(ctx context.Context) {
 // store benchmarks). The writer's own autocheckpoint (wal_autocheckpoint,
 // registerGPKGFunctions) stays on as the backstop, and finds little left to
 // copy; it is also what lets the WAL restart from its beginning.
+//
+// Past truncateAt it truncates the WAL. An attempt that a reader foils (it
+// holds an old snapshot) held off writers for walTruncateWait, so failures
+// back off, doubling up to walTruncateBackoffMax: a QGIS window left open
+// costs ingest a 200 ms stall every 8 s, not every 250 ms. It also keeps the
+// WAL's size for WALStatus and warns as it grows (watchWAL).
 func (db *DB) checkpointLoop(ctx context.Context) {
 	defer db.wg.Done()
+	var backoff time.Duration
+	var nextTruncate time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-db.kick:
+		case <-time.After(walWatchEvery):
 		}
-		if _, err := db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+		if db.checkFile() != nil {
+			// The file was removed or replaced: a connection opened now would
+			// create a new one in its place. Ingest reports it (ErrFileGone).
+			continue
+		}
+		var busy, frames, done int
+		err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done)
+		if err != nil && ctx.Err() == nil {
 			db.log.Warn("checkpoint failed", zap.String("path", db.path), zap.Error(err))
 		}
-		db.truncateWAL(ctx)
+		size := fileSize(db.path + "-wal")
+		if err == nil && size >= db.truncateAt() && !time.Now().Before(nextTruncate) {
+			if db.truncateWAL(ctx, size) {
+				backoff = 0
+			} else {
+				backoff = min(max(2*backoff, checkpointEvery), walTruncateBackoffMax)
+			}
+			nextTruncate = time.Now().Add(backoff)
+			size = fileSize(db.path + "-wal")
+		}
+		db.walBytes.Store(size)
+		db.watchWAL(size, frames, done)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(checkpointEvery):
 		}
 	}
+}
+
+// watchWAL warns once per threshold crossed (walWarn, then each doubling)
+// and notes when the WAL is back under walWarn.
+func (db *DB) watchWAL(size int64, frames, done int) {
+	if db.walWarn <= 0 {
+		return
+	}
+	if size < db.walWarn {
+		if db.walNext > db.walWarn {
+			db.log.Info("wal back under threshold", zap.String("path", db.path), zap.Int64("wal_bytes", size),
+				zap.Int64("threshold_bytes", db.walWarn))
+		}
+		db.walNext = db.walWarn
+		return
+	}
+	if size < db.walNext {
+		return
+	}
+	crossed := db.walNext
+	for db.walNext <= size {
+		db.walNext *= 2
+	}
+	db.log.Warn("wal growing past threshold", zap.String("path", db.path), zap.Int64("wal_bytes", size),
+		zap.Int64("threshold_bytes", crossed), zap.Int64("max_bytes", db.walMax),
+		zap.Int("wal_frames", frames), zap.Int("checkpointed_frames", done),
+		zap.String("cause", walCause))
+}
+
+// walCause is what a WAL past its threshold means.
+const walCause = "a read transaction (an analyst's sqlite3, QGIS or GDAL session, a long query, export or backup) holds an old snapshot, so checkpoints cannot restart the WAL until it ends"
+
+// WALStatus returns the WAL's size at the checkpointer's last look, and an
+// error saying so and why when it is past the warning threshold (for
+// readiness and the service status).
+func (db *DB) WALStatus() (int64, error) {
+	size := db.walBytes.Load()
+	if db.walWarn > 0 && size >= db.walWarn {
+		return size, fmt.Errorf("WAL %d MiB past wal_warn %d MiB: %s", size>>20, db.walWarn>>20, walCause)
+	}
+	return size, nil
+}
+
+// fileSize is the size of the file at path, 0 when it is missing.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // kickCheckpoint asks checkpointLoop for a checkpoint, without waiting.
@@ -582,12 +695,17 @@ func nullString(s string) any {
 	return s
 }
 
-// Ping checks that the database can take a write: it takes the write lock and
-// releases it, writing nothing. A readiness probe fails when another process
-// holds the lock past the busy timeout, the disk is read-only, or the file is gone.
+// Ping checks that the database can take a write: the last ingest did not
+// fail, and the write lock can be taken (and is released, writing nothing). A
+// readiness probe fails while writes fail (a full disk lets the lock be taken
+// but no page be written), when another process holds the lock past the busy
+// timeout, the disk is read-only, or the file is gone.
 func (db *DB) Ping(ctx context.Context) error {
 	if db.w == nil {
 		return fmt.Errorf("store: ping %s: %w", db.path, errReadOnly)
+	}
+	if err := db.lastWrite.Load(); err != nil {
+		return fmt.Errorf("store: ping %s: last write failed: %w", db.path, *err)
 	}
 	tx, err := db.w.BeginTx(ctx, nil) // _txlock=immediate: takes the write lock now
 	if err != nil {

@@ -44,6 +44,7 @@ func openHTTP(plan *configs.Plan, st *store.DB, engine *monitor.Engine, d *daemo
 		Push:    ph,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "store", Check: st.Ping},
+			{Name: "wal", Check: func(context.Context) error { _, err := st.WALStatus(); return err }},
 			{Name: "scheduler", Check: func(context.Context) error {
 				if !d.Scheduling() {
 					return errors.New("scheduler not running")
@@ -51,14 +52,23 @@ func openHTTP(plan *configs.Plan, st *store.DB, engine *monitor.Engine, d *daemo
 				return nil
 			}},
 		},
-		Log: a.log,
+		StatusToken: statusToken(plan.HTTP),
+		Log:         a.log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.log.Info("http listening", zap.String("address", a.srv.Addr().String()),
-		zap.Bool("push", ph != nil), zap.Bool("token", plan.HTTP.Token != ""))
+		zap.Bool("push", ph != nil), zap.Bool("token", plan.HTTP.Token != ""), zap.Bool("status_token", plan.HTTP.MetricsToken))
 	return a, nil
+}
+
+// statusToken is the token /metrics and /readyz need under h, or "".
+func statusToken(h *configs.HTTP) string {
+	if h.MetricsToken {
+		return h.Token
+	}
+	return ""
 }
 
 // serve serves until ctx is done, then shuts down gracefully; wait waits for it.
@@ -90,6 +100,9 @@ func (a *httpAPI) pushHandler(plan *configs.Plan) (http.Handler, error) {
 		Token:        plan.HTTP.Token,
 		Rate:         plan.HTTP.Rate,
 		Burst:        plan.HTTP.Burst,
+		MaxInFlight:  plan.HTTP.MaxInFlight,
+		BodyTimeout:  plan.HTTP.BodyTimeout,
+		WriteWait:    plan.HTTP.WriteWait,
 		Log:          a.log,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
+	"github.com/geowatch/geowatch/store"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -128,7 +129,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	res, err := engine.RunCheck(ctx, *name, typ, src, time.Now(), time.Now)
+	res, err := ingestRun(ctx, st, engine, *name, typ, src)
 	if bar != nil {
 		bar.Finish()         //nolint:errcheck // a terminal that fails to draw changes nothing
 		fmt.Fprintln(stderr) // the bar leaves the cursor on its line
@@ -144,6 +145,32 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("ingest %s: no records read", file)
 	}
 	return nil
+}
+
+// ingestRun is engine.RunCheck recorded as it goes: the run is in the
+// sources table as started (last_error store.Running) before the first batch,
+// each stored batch adds its counts, and the end settles the outcome. A
+// killed import so shows as interrupted with what it stored (short of at most
+// the batch committed just before the kill, whose records a rerun counts as
+// unchanged).
+func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, typ string, src monitor.Source) (monitor.IngestResult, error) {
+	started := time.Now()
+	if err := st.StartRun(ctx, name, typ, started); err != nil {
+		return monitor.IngestResult{}, err
+	}
+	var total monitor.IngestResult
+	err := src.Pull(ctx, started, func(ctx context.Context, b monitor.Batch) error {
+		res, err := engine.Ingest(ctx, name, b, started)
+		if err != nil {
+			return err
+		}
+		total.Add(res)
+		return st.AddRunProgress(context.WithoutCancel(ctx), name, res, time.Since(started))
+	})
+	if ferr := st.FinishRun(context.WithoutCancel(ctx), name, started, time.Since(started), err); ferr != nil && err == nil {
+		err = fmt.Errorf("record check run: %w", ferr)
+	}
+	return total, err
 }
 
 // parseInterspersed parses flags that may come before and after the

@@ -155,6 +155,9 @@ func (s *service) status() string {
 			b.WriteString(" failed")
 		}
 	}
+	if size, err := s.st.WALStatus(); err != nil {
+		fmt.Fprintf(&b, "; WAL %d MiB: a reader holds an old snapshot", size>>20)
+	}
 	return b.String()
 }
 

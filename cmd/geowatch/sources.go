@@ -66,10 +66,14 @@ func databasePath(cfgPath, dbPath string) (string, error) {
 // the durability of plan (normal when plan is nil) and the store's log lines.
 func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger) (*store.DB, error) {
 	durability := store.DurabilityNormal
-	if plan != nil && plan.FullSync {
-		durability = store.DurabilityFull
+	opts := []store.Option{store.WithLogger(log.Named("store"))}
+	if plan != nil {
+		if plan.FullSync {
+			durability = store.DurabilityFull
+		}
+		opts = append(opts, store.WithWALLimits(plan.WALWarnBytes, plan.WALMaxBytes))
 	}
-	return store.Open(ctx, path, store.WithDurability(durability), store.WithLogger(log.Named("store")))
+	return store.Open(ctx, path, append(opts, store.WithDurability(durability))...)
 }
 
 func writeSourcesTable(w io.Writer, ss []store.SourceStatus) error {

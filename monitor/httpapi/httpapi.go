@@ -8,10 +8,12 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +49,9 @@ type Options struct {
 	// ShutdownGrace bounds how long Run waits for requests in flight once its
 	// context is done; default DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// StatusToken, when set, is the bearer token /metrics and /readyz need;
+	// /healthz stays open (it tells nothing but that the process answers).
+	StatusToken string
 	// Log receives failures; default a no-op logger.
 	Log *zap.Logger
 }
@@ -78,9 +83,9 @@ func Listen(opt Options) (*Server, error) {
 	s.SetPush(opt.Push)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.healthz)
-	mux.HandleFunc("/readyz", s.readyz)
+	mux.Handle("/readyz", s.guard(http.HandlerFunc(s.readyz)))
 	if opt.Metrics != nil {
-		mux.Handle("/metrics", opt.Metrics)
+		mux.Handle("/metrics", s.guard(opt.Metrics))
 	}
 	mux.HandleFunc(PushPath, s.servePush)
 	s.srv = &http.Server{
@@ -134,6 +139,23 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close releases the listener of a server whose Run was never called.
 func (s *Server) Close() error { return s.srv.Close() }
+
+// guard requires StatusToken, when one is set, as a bearer token.
+func (s *Server) guard(h http.Handler) http.Handler {
+	if s.opt.StatusToken == "" {
+		return h
+	}
+	want := []byte(s.opt.StatusToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="geowatch"`)
+			http.Error(w, "missing or invalid bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 func (s *Server) servePush(w http.ResponseWriter, r *http.Request) {
 	h := s.push.Load()

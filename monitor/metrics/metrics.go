@@ -112,6 +112,10 @@ func New(opt Options) *Recorder {
 			Namespace: namespace, Name: "database_size_bytes",
 			Help: "Size of the database file plus its write-ahead log, read at scrape time.",
 		}, func() float64 { return float64(fileSize(path) + fileSize(path+"-wal")) }))
+		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "wal_bytes",
+			Help: "Size of the database's write-ahead log, read at scrape time. It grows while a read transaction holds an old snapshot.",
+		}, func() float64 { return float64(fileSize(path + "-wal")) }))
 	}
 	if opt.OpenAlerts != nil {
 		r.reg.MustRegister(firingCollector{opt.OpenAlerts})

@@ -386,7 +386,7 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 	}
 	record := "line " + strconv.Itoa(rd.line)
 	if o.ID != "" {
-		record += " (id " + o.ID + ")"
+		record += " (id " + monitor.EchoID(o.ID) + ")"
 	}
 	b.Rejects = append(b.Rejects, monitor.Reject{Record: record, Field: field, Err: err, Raw: rd.plan.raw(rec)})
 	return true, nil

@@ -78,7 +78,7 @@ func TestParseBadRows(t *testing.T) {
 		{name: "weight not a number", row: "x,2020-05-09,10,20,k,p,t,u,lots,exact", field: "weight", err: monitor.ErrBadValue},
 		{name: "unknown precision", row: "x,2020-05-09,10,20,k,p,t,u,1,vague", field: "precision", err: monitor.ErrBadValue},
 		{name: "bad UTF-8 text", row: "x,2020-05-09,10,20,k,p,\xff,u,1,exact", field: "text", err: monitor.ErrBadUTF8},
-		{name: "id too long", row: strings.Repeat("x", monitor.MaxIDBytes+1) + "," + good, field: "id", err: monitor.ErrTooLong, record: "line 2 (id " + strings.Repeat("x", monitor.MaxIDBytes+1) + ")"},
+		{name: "id too long", row: strings.Repeat("x", monitor.MaxIDBytes+1) + "," + good, field: "id", err: monitor.ErrTooLong, record: "line 2 (id " + strings.Repeat("x", monitor.MaxIDBytes) + "…(1 more bytes))"},
 		{name: "bare quote", row: `x,2020-05-09,10,20,k,p,say "hi",u,1,exact`, field: "row", err: csv.ErrBareQuote, record: "line 2"},
 	}
 	for _, tc := range tests {

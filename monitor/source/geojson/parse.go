@@ -163,7 +163,7 @@ func collect(b *monitor.Batch, raw []byte, pos monitor.Position, opt Options) {
 	}
 	record := pos.String()
 	if o.ID != "" {
-		record += " (" + o.ID + ")"
+		record += " (" + monitor.EchoID(o.ID) + ")"
 	}
 	var fe *monitor.FieldError
 	if !errors.As(err, &fe) {

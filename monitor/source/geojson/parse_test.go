@@ -193,7 +193,7 @@ func TestParseBadFeatures(t *testing.T) {
 		{"no id", feature(``, okPoint, okProps), Options{}, "feature 0", "id", monitor.ErrMissing},
 		{"empty id", feature(`""`, okPoint, okProps), Options{}, "feature 0", "id", monitor.ErrMissing},
 		{"object id", feature(`{"a":1}`, okPoint, okProps), Options{}, "feature 0", "id", monitor.ErrBadValue},
-		{"long id", feature(`"`+strings.Repeat("x", 300)+`"`, okPoint, okProps), Options{}, "feature 0 (" + strings.Repeat("x", 300) + ")", "id", monitor.ErrTooLong},
+		{"long id", feature(`"`+strings.Repeat("x", 300)+`"`, okPoint, okProps), Options{}, "feature 0 (" + strings.Repeat("x", monitor.MaxIDBytes) + "…(44 more bytes))", "id", monitor.ErrTooLong},
 		{"missing id property", feature(``, okPoint, okProps), Options{IDProperty: "code"}, "feature 0", "properties.code", monitor.ErrMissing},
 		{"no time", feature(`"a1"`, okPoint, `{"type":"earthquake"}`), Options{}, "feature 0 (a1)", "properties.time", monitor.ErrMissing},
 		{"text time", feature(`"a1"`, okPoint, `{"time":"yesterday"}`), Options{}, "feature 0 (a1)", "properties.time", monitor.ErrBadTime},

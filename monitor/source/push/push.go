@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
@@ -43,6 +44,18 @@ const (
 	// DefaultMaxClients caps the tracked clients; past it, new clients share
 	// one bucket until idle ones are evicted.
 	DefaultMaxClients = 10000
+	// DefaultMaxInFlight caps the requests reading a body or waiting to store
+	// at once; past it a request is answered 503 with Retry-After at once.
+	DefaultMaxInFlight = 32
+	// DefaultBodyTimeout bounds how long a body may take to arrive, counted
+	// from when the handler starts reading it.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultWriteWait bounds how long a request waits for the database's
+	// write lock (behind another request, a check or an analyst's write
+	// transaction) before it is answered 503 with Retry-After.
+	DefaultWriteWait = 5 * time.Second
+	// maxEcho caps how much of a record's id a response quotes.
+	maxEcho = 200
 )
 
 // IngestFunc validates and stores one batch under source and returns what
@@ -69,15 +82,29 @@ type Options struct {
 	// size, default max(1, ceil(Rate)).
 	Rate  float64
 	Burst int
+	// MaxInFlight caps the requests being read or stored at once; default
+	// DefaultMaxInFlight. Memory is bounded by MaxInFlight × what arrived
+	// (at most MaxBodyBytes each): bodies are read as they arrive, never
+	// preallocated from Content-Length.
+	MaxInFlight int
+	// BodyTimeout bounds the arrival of a body; a slower sender gets 408.
+	// Default DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// WriteWait bounds the wait for the database's writer; past it the
+	// request is answered 503 with Retry-After and nothing is stored.
+	// Default DefaultWriteWait.
+	WriteWait time.Duration
 	// Log receives failures and rejected requests; default a no-op logger.
 	Log *zap.Logger
 }
 
 // Handler serves POST /v1/observations. It is safe for concurrent use.
 type Handler struct {
-	opt     Options
-	token   []byte
-	limiter *limiters
+	opt      Options
+	token    []byte
+	limiter  *limiters
+	inFlight chan struct{} // a slot per request being read or stored
+	failures failureStreak
 }
 
 // New returns a handler configured by opt.
@@ -97,10 +124,19 @@ func New(opt Options) (*Handler, error) {
 	if opt.Log == nil {
 		opt.Log = zap.NewNop()
 	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = DefaultMaxInFlight
+	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = DefaultBodyTimeout
+	}
+	if opt.WriteWait <= 0 {
+		opt.WriteWait = DefaultWriteWait
+	}
 	if opt.Rate < 0 || opt.Burst < 0 {
 		return nil, fmt.Errorf("push: negative rate %v or burst %d", opt.Rate, opt.Burst)
 	}
-	h := &Handler{opt: opt}
+	h := &Handler{opt: opt, inFlight: make(chan struct{}, opt.MaxInFlight)}
 	if opt.Token != "" {
 		h.token = []byte(opt.Token)
 	}
@@ -158,16 +194,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{"missing or invalid bearer token"})
 		return
 	}
+	// The slot is taken before the body is read, so neither slow senders
+	// nor requests queued behind the writer can pile up without bound.
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"too many requests in progress; nothing was stored, retry later"})
+		return
+	}
+	// The body's deadline; ServeHTTP of a test recorder cannot set one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.opt.BodyTimeout))
 	body, err := readBody(w, r, h.opt.MaxBodyBytes)
 	if err != nil {
 		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("body larger than %d bytes", mbe.Limit)})
 			return
 		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			w.Header().Set("Connection", "close")
+			writeJSON(w, http.StatusRequestTimeout, errorBody{fmt.Sprintf("body not received within %s", h.opt.BodyTimeout)})
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, errorBody{"unreadable body"})
 		return
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	b, err := geojson.Parse(body, h.opt.GeoJSON)
+	body = nil //nolint:ineffassign // let the body go before the write, which may wait
 	if err != nil {
 		// The parser's detail can quote Go types; the sender gets the gist.
 		h.opt.Log.Debug("push body refused", zap.String("client", client), zap.Error(err))
@@ -175,17 +231,66 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Origin = "push " + client
-	res, rejects, err := h.opt.Ingest(r.Context(), h.opt.Source, b, now)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opt.WriteWait)
+	res, rejects, err := h.opt.Ingest(ctx, h.opt.Source, b, now)
+	cancel()
 	if err != nil {
-		// The detail (paths, driver errors) is for the operator, not the sender.
-		h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
-			zap.Int("count", len(b.Observations)+len(b.Rejects)), zap.Error(err))
+		// The detail (paths, driver errors) is for the operator, not the
+		// sender; a streak of the same failure is logged once, with its count.
+		if h.failures.fail(err) {
+			h.opt.Log.Error("push ingest failed", zap.String("source", h.opt.Source), zap.String("client", client),
+				zap.Int("count", len(b.Observations)+len(b.Rejects)), zap.Error(err))
+		}
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"store unavailable; nothing was stored, retry later"})
 		return
 	}
+	if n, last := h.failures.ok(); n > 1 {
+		h.opt.Log.Warn("push ingest recovered", zap.String("source", h.opt.Source), zap.Int("failures", n), zap.String("error", last))
+	}
 	status, resp := reply(res, rejects)
 	writeJSON(w, status, resp)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut with
+// how much was left out.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…(%d more bytes)", len(s)-cut)
+}
+
+// failureStreak counts consecutive failures, so that a run of them (a full
+// disk fails every push) is logged once, with a count when it ends.
+type failureStreak struct {
+	mu   sync.Mutex
+	n    int
+	last string
+}
+
+// fail counts err and reports whether it is worth a log line: the first of a
+// streak, or one unlike the last.
+func (f *failureStreak) fail(err error) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	msg := err.Error()
+	fresh := f.n == 1 || msg != f.last
+	f.last = msg
+	return fresh
+}
+
+func (f *failureStreak) ok() (int, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, last := f.n, f.last
+	f.n, f.last = 0, ""
+	return n, last
 }
 
 // authorized compares the bearer token in constant time, so the time taken
@@ -205,10 +310,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
+	// The buffer grows with what arrived, not with what Content-Length claims.
 	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	return buf.Bytes(), err
 }
@@ -229,7 +332,8 @@ func reply(res monitor.IngestResult, rejects []monitor.Reject) (int, Response) {
 		Duplicates: res.Unchanged, Rejected: make([]Rejected, 0, len(rejects)),
 	}
 	for _, r := range rejects {
-		resp.Rejected = append(resp.Rejected, Rejected{Index: int(r.Pos.Index), Record: r.Record, Field: r.Field, Reason: reason(r.Err)})
+		resp.Rejected = append(resp.Rejected, Rejected{Index: int(r.Pos.Index), Record: truncate(r.Record, maxEcho),
+			Field: r.Field, Reason: truncate(reason(r.Err), maxEcho)})
 	}
 	if len(resp.Rejected) > 0 {
 		return http.StatusUnprocessableEntity, resp

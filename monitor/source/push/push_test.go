@@ -536,3 +536,48 @@ func FuzzPositions(f *testing.F) {
 		}
 	})
 }
+
+// TestHandlerHostileText: control characters in the text fields are stored
+// as U+FFFD (tab and newline kept), a NUL in the id is refused, and a 1 MiB
+// id is quoted in the answer only up to a marked cut.
+func TestHandlerHostileText(t *testing.T) {
+	e, db := newEngine(t)
+	srv := httptest.NewServer(newHandler(t, e, push.Options{}))
+	defer srv.Close()
+	nul := `{"type":"Feature","id":"n1","geometry":{"type":"Point","coordinates":[131.9,43.1]},"properties":{"time":"2024-05-01T10:00:00Z","title":"before\u0000after\ttab\nline\u001b[31m","place":"Vlad\u0007ivostok"}}`
+	nulID := `{"type":"Feature","id":"n\u00002","geometry":{"type":"Point","coordinates":[131.9,43.1]},"properties":{"time":"2024-05-01T10:00:00Z"}}`
+	long := feature(strings.Repeat("x", 1<<20), 131.9, 43.1, "2024-05-01T10:00:00Z")
+	got := post(t, srv.URL, "", "application/geo+json", collection(nul, nulID, long))
+	if got.status != 422 || len(got.body) > 2000 {
+		t.Fatalf("POST = %d, %d bytes: %.300s; want 422 and a short body", got.status, len(got.body), got.body)
+	}
+	var resp push.Response
+	if err := json.Unmarshal([]byte(got.body), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Stored != 1 || len(resp.Rejected) != 2 || resp.Stored+len(resp.Rejected) != 3 {
+		t.Fatalf("response %+v, want 1 stored and 2 rejected", resp)
+	}
+	if r := resp.Rejected[0]; r.Index != 1 || r.Field != "id" {
+		t.Errorf("first reject %+v, want index 1, field id", r)
+	}
+	if r := resp.Rejected[1]; r.Index != 2 || r.Field != "id" || !strings.Contains(r.Record, "more bytes)") || len(r.Record) > 300 {
+		t.Errorf("second reject %.400v, want index 2, field id and the id cut with a marker", r)
+	}
+	var obs []monitor.Observation
+	if err := db.Query(context.Background(), store.QueryFilter{}, func(o monitor.Observation) error {
+		obs = append(obs, o)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 1 {
+		t.Fatalf("%d stored, want 1", len(obs))
+	}
+	if want := "before\ufffdafter\ttab\nline\ufffd[31m"; obs[0].Title != want {
+		t.Errorf("title stored %q, want %q", obs[0].Title, want)
+	}
+	if want := "Vlad\ufffdivostok"; obs[0].Place != want {
+		t.Errorf("place stored %q, want %q", obs[0].Place, want)
+	}
+}

@@ -241,6 +241,9 @@ func moveInto(root *os.Root, name, dir string) (string, error) {
 	if err := root.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", err
 	}
+	if err := isDir(root, dir); err != nil {
+		return "", err
+	}
 	ext := path.Ext(name)
 	base := strings.TrimSuffix(name, ext)
 	for i := range 1000 {
@@ -249,7 +252,14 @@ func moveInto(root *os.Root, name, dir string) (string, error) {
 			target = path.Join(dir, fmt.Sprintf("%s-%d%s", base, i, ext))
 		}
 		// failed/ keeps a .err beside each file: its name must be free too.
-		if taken(root, target) || dir == FailedDir && taken(root, target+".err") {
+		t, err := taken(root, target)
+		if err == nil && !t && dir == FailedDir {
+			t, err = taken(root, target+".err")
+		}
+		if err != nil {
+			return "", err
+		}
+		if t {
 			continue
 		}
 		// Only this Source moves files within the spool, under its lock, so the
@@ -259,7 +269,34 @@ func moveInto(root *os.Root, name, dir string) (string, error) {
 	return "", fmt.Errorf("no free name for %s in %s", name, dir)
 }
 
-func taken(root *os.Root, name string) bool {
+// isDir checks that dir is a directory of the spool itself: a symbolic link
+// (even to a directory) or a file in its place is an error saying so, since
+// os.Root would refuse every move through it.
+func isDir(root *os.Root, dir string) error {
+	fi, err := root.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := root.Readlink(dir)
+		return fmt.Errorf("%s/ is a symbolic link (to %q), not a directory: replace it with a directory", dir, target)
+	case !fi.IsDir():
+		return fmt.Errorf("%s/ is not a directory (%s): replace it with a directory", dir, fi.Mode().Type())
+	}
+	return nil
+}
+
+// taken reports whether name exists; an error other than its absence (it
+// cannot be looked at) is returned rather than read as "taken".
+func taken(root *os.Root, name string) (bool, error) {
 	_, err := root.Lstat(name)
-	return !errors.Is(err, fs.ErrNotExist)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, err
+	}
 }

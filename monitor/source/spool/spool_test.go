@@ -258,3 +258,54 @@ func TestPullMissingDir(t *testing.T) {
 		t.Errorf("Pull = %v, want ErrNotExist", err)
 	}
 }
+
+// TestPullDoneSymlink: done/ replaced by a symbolic link (here to a directory
+// outside the spool) is named as such in the error, every file is still taken
+// and stays in place (stored, not moved), bad files still go to failed/, and
+// once done/ is a directory again the files move there.
+func TestPullDoneSymlink(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(dir, DoneDir)); err != nil {
+		t.Skip("symlinks unsupported:", err)
+	}
+	put(t, dir, "a.geojson", collection)
+	put(t, dir, "b.ndjson", lines)
+	put(t, dir, "c.json", "not json")
+	var c collector
+	err := New(dir, Options{}).Pull(t.Context(), now, c.emit)
+	if err == nil || !strings.Contains(err.Error(), `done/ is a symbolic link (to "`+elsewhere+`"), not a directory`) ||
+		strings.Contains(err.Error(), "no free name") {
+		t.Fatalf("Pull = %v, want the symlink named", err)
+	}
+	if n := strings.Count(err.Error(), "stored but not moved"); n != 2 {
+		t.Errorf("error names %d files stored but not moved, want 2: %v", n, err)
+	}
+	if len(c.batches) != 2 {
+		t.Errorf("%d batches emitted, want 2 (the spool keeps going)", len(c.batches))
+	}
+	for _, name := range []string{"a.geojson", "b.ndjson"} {
+		if !exists(t, filepath.Join(dir, name)) {
+			t.Errorf("%s left the spool", name)
+		}
+	}
+	if !exists(t, filepath.Join(dir, FailedDir, "c.json")) {
+		t.Error("c.json not in failed/")
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("%d files written through the link", len(entries))
+	}
+
+	if err := os.Remove(filepath.Join(dir, DoneDir)); err != nil {
+		t.Fatal(err)
+	}
+	c = collector{}
+	if err := New(dir, Options{}).Pull(t.Context(), now, c.emit); err != nil {
+		t.Fatalf("Pull with done/ a directory again: %v", err)
+	}
+	for _, name := range []string{"a.geojson", "b.ndjson"} {
+		if !exists(t, filepath.Join(dir, DoneDir, name)) {
+			t.Errorf("%s not in done/", name)
+		}
+	}
+}

@@ -284,6 +284,7 @@ type reader struct {
 	plan    *plan
 	pending []string // the first row of a headerless file, read to learn its width
 	line    int      // the line where the last row read starts
+	rows    int32    // data rows read so far, for their positions
 }
 
 func newReader(r io.Reader, opt Options) (*reader, error) {
@@ -372,7 +373,7 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 		case errors.As(err, &pe):
 			// The reader has skipped the row; it has no text to keep.
 			rd.line = pe.StartLine
-			b.Rejects = append(b.Rejects, monitor.Reject{Record: "line " + strconv.Itoa(pe.StartLine), Field: "row", Err: pe})
+			b.Rejects = append(b.Rejects, monitor.Reject{Record: "line " + strconv.Itoa(pe.StartLine), Pos: rd.pos(), Field: "row", Err: pe})
 			return true, nil
 		case err != nil:
 			return false, fmt.Errorf("csv: reading past line %d: %w", rd.line, err)
@@ -380,6 +381,7 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 		rd.line, _ = rd.csv.FieldPos(0)
 	}
 	o, field, err := rd.plan.observe(rec)
+	o.Pos = rd.pos()
 	if err == nil {
 		b.Observations = append(b.Observations, o)
 		return true, nil
@@ -388,8 +390,15 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 	if o.ID != "" {
 		record += " (id " + monitor.EchoID(o.ID) + ")"
 	}
-	b.Rejects = append(b.Rejects, monitor.Reject{Record: record, Field: field, Err: err, Raw: rd.plan.raw(rec)})
+	b.Rejects = append(b.Rejects, monitor.Reject{Record: record, Pos: o.Pos, Field: field, Err: err, Raw: rd.plan.raw(rec)})
 	return true, nil
+}
+
+// pos is the position of the row just read, and counts it.
+func (rd *reader) pos() monitor.Position {
+	p := monitor.Position{Kind: monitor.RecordRow, Index: rd.rows, Line: int32(rd.line)}
+	rd.rows++
+	return p
 }
 
 // composeFunc sets the fields a preset derives from several columns, before the

@@ -170,19 +170,24 @@ func Parse(data []byte, gz *gazetteer.Gazetteer, opt Options) (monitor.Batch, er
 		if it == nil {
 			continue
 		}
+		pos := monitor.Position{Kind: monitor.RecordItem, Index: int32(i)}
 		obs, field, err := parseItem(feed, it, gz, opt)
 		if err != nil {
-			record := "item " + strconv.Itoa(i)
+			record := pos.String()
 			if id := itemID(it); id != "" {
-				record += " (" + id + ")"
+				record += " (" + monitor.EchoID(id) + ")"
 			}
 			b.Rejects = append(b.Rejects, monitor.Reject{
 				Record: record,
+				Pos:    pos,
 				Field:  field,
 				Err:    err,
 				Raw:    monitor.RawRecord([]byte(it.Title + "\n" + it.Link)),
 			})
 			continue
+		}
+		for j := range obs { // one per place the item names
+			obs[j].Pos = pos
 		}
 		b.Observations = append(b.Observations, obs...)
 	}

@@ -34,6 +34,14 @@ func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		return usageError{"silence: want add, list or expire"}
 	}
+	if isHelp(args[0]) {
+		for _, c := range commands() {
+			if c.name == "silence" {
+				fmt.Fprintf(stdout, "usage: geowatch silence %s\n\n%s\n\nEach subcommand's flags: geowatch silence add|list|expire --help\n", c.args, c.help)
+			}
+		}
+		return errHelp
+	}
 	switch args[0] {
 	case "add":
 		return silenceAdd(ctx, args[1:], stdout, stderr)

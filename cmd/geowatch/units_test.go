@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/paulmach/orb"
+)
+
+// TestDistanceNeedsUnit: a bare number was silently metres ("query --radius
+// 50" found 6 rows where 50 km holds 53). It is now a usage error that suggests
+// 50km, in query and in check-config alike, and 50km still finds the rows.
+func TestDistanceNeedsUnit(t *testing.T) {
+	now := time.Now().UTC()
+	vlad := orb.Point{131.8855, 43.1155}
+	obs := []monitor.Observation{
+		testObs("near", at(vlad, 90, 30), now.Add(-time.Hour)),   // 30 m
+		testObs("mid", at(vlad, 90, 20000), now.Add(-time.Hour)), // 20 km
+	}
+	db := newQueryDB(t, now, obs)
+
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"query", "--near", "43.1155,131.8855", "--radius", "50", "--db", db, "--format", "csv"}, &stdout, &stderr)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "50km") {
+		t.Fatalf("query --radius 50 = %v (exit %d), want a usage error suggesting 50km", err, exitCode(err))
+	}
+	if stdout.Len() > 0 {
+		t.Errorf("query --radius 50 printed rows:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := run(t.Context(), []string{"query", "--near", "43.1155,131.8855", "--radius", "50km", "--db", db, "--format", "csv"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "\n") - 1; n != 2 {
+		t.Errorf("query --radius 50km: %d rows, want 2:\n%s", n, stdout.String())
+	}
+
+	cfg := filepath.Join(t.TempDir(), "geowatch.yaml")
+	writeFile(t, cfg, "watches:\n  - name: w\n    lat: 43.1\n    lon: 131.9\n    radius: 50\n    rules: [{type: count, min: 1, window: 1h}]\n")
+	stdout.Reset()
+	stderr.Reset()
+	err = run(t.Context(), []string{"check-config", cfg}, &stdout, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), "watches[0].radius") || !strings.Contains(stderr.String(), "50km") {
+		t.Errorf("check-config with radius: 50 = %v, stderr %q; want an error at watches[0].radius suggesting 50km", err, stderr.String())
+	}
+}

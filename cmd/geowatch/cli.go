@@ -76,7 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // isHelp reports whether arg asks for usage.
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: geowatch COMMAND [ARGS]\n\ncommands:")

@@ -17,6 +17,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 )
 
 // loadConfig reads the config at path, or the embedded default when path is "".
@@ -64,18 +65,48 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	return err
 }
 
-// newLogger builds the process log: JSON (or console) on w at level.
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// logFormat resolves a log format: auto is console on a terminal and JSON
+// anywhere else (journald, files, pipes).
+func logFormat(w io.Writer, format string) (string, error) {
+	switch format {
+	case "", "auto":
+		if isTerminal(w) {
+			return "console", nil
+		}
+		return "json", nil
+	case "json", "console":
+		return format, nil
+	}
+	return "", usageError{fmt.Sprintf("log format %q: want json, console or auto", format)}
+}
+
+// newLogger builds the process log on w at level: JSON, console (colour only
+// on a terminal, never escapes in files and pipes) or auto.
 func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
+	}
+	if format, err = logFormat(w, format); err != nil {
+		return nil, err
 	}
 	ec := zap.NewProductionEncoderConfig()
 	ec.TimeKey = "ts"
 	ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	var enc zapcore.Encoder
 	if format == "console" {
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(w) {
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00")
+		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
 		enc = zapcore.NewJSONEncoder(ec)
@@ -87,8 +118,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
 	logLevel := fs.String("log-level", "", "log `LEVEL`: debug, info, warn, error (overrides the config)")
+	logFmt := fs.String("log-format", "", "log `FORMAT`: json, console, or auto (console on a terminal, else JSON; overrides the config)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *logFmt != "" {
+		if _, err := logFormat(stdout, *logFmt); err != nil {
+			return err
+		}
 	}
 	_, plan, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -96,6 +133,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *logLevel != "" {
 		plan.LogLevel = *logLevel
+	}
+	if *logFmt != "" {
+		plan.LogFormat = *logFmt
 	}
 	log, err := newLogger(stdout, plan.LogLevel, plan.LogFormat)
 	if err != nil {

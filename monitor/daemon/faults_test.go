@@ -371,6 +371,11 @@ func runFeedFaults(t *testing.T, cases []*feedFault) {
 	if min := int(elapsed/time.Second) - 1; goodDone < min {
 		t.Errorf("healthy source: %d runs in %v, want at least %d", goodDone, elapsed, min)
 	}
+	// Routine runs are quiet: only the first, which added the three rows, is
+	// at info; the rest, with nothing new, are at debug.
+	if n := logs.FilterMessage("check done").FilterField(zap.String("source", "good")).FilterLevelExact(zapcore.InfoLevel).Len(); n != 1 {
+		t.Errorf("healthy source: %d check done lines at info in %d runs, want 1", n, goodDone)
+	}
 	if n := logs.FilterMessage("check failed").FilterField(zap.String("source", "good")).Len(); n > 0 {
 		t.Errorf("healthy source failed %d times", n)
 	}

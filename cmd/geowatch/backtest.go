@@ -61,8 +61,8 @@ type backtestRow struct {
 func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backtest", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` whose watches to replay (default: the embedded default config)")
-	from := fs.String("from", "", "start `TIME` (RFC 3339), required")
-	to := fs.String("to", "", "end `TIME` (RFC 3339), required")
+	from := fs.String("from", "", "start `TIME`: RFC 3339, a date, a duration back from now (12h) or now; required")
+	to := fs.String("to", "", "end `TIME`, in the forms of --from; required")
 	step := fs.String("step", "1h", "evaluate every watch every `DURATION` of simulated time")
 	dbPath := fs.String("db", "", "database `FILE` to read observations from (default: the config's)")
 	file := fs.String("file", "", "replay this GeoJSON/CSV `FILE` instead of the database (loaded into a temporary one)")
@@ -72,13 +72,20 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	start, err := time.Parse(time.RFC3339, *from)
-	if err != nil {
-		return usageError{fmt.Sprintf("backtest: --from: %v", err)}
+	switch {
+	case *from == "":
+		return usageError{"backtest: --from TIME is required: " + timeForms}
+	case *to == "":
+		return usageError{"backtest: --to TIME is required: " + timeForms}
 	}
-	end, err := time.Parse(time.RFC3339, *to)
+	now := time.Now()
+	start, err := parseWhen(*from, now)
 	if err != nil {
-		return usageError{fmt.Sprintf("backtest: --to: %v", err)}
+		return usageError{fmt.Sprintf("backtest: --from %v", err)}
+	}
+	end, err := parseWhen(*to, now)
+	if err != nil {
+		return usageError{fmt.Sprintf("backtest: --to %v", err)}
 	}
 	every, err := configs.ParseDuration(*step)
 	if err != nil || every <= 0 {

@@ -48,3 +48,46 @@ func TestDistanceNeedsUnit(t *testing.T) {
 		t.Errorf("check-config with radius: 50 = %v, stderr %q; want an error at watches[0].radius suggesting 50km", err, stderr.String())
 	}
 }
+
+// TestTimeFlags: every time flag takes RFC 3339, a date, a duration back from
+// now and now, and says so in words when it cannot read one (backtest without
+// --from printed Go's layout; backtest --from 12h was refused though query
+// --since 24h worked; silence add --start tomorrow printed the layout).
+func TestTimeFlags(t *testing.T) {
+	t.Chdir(t.TempDir())
+	now := time.Now().UTC()
+	vlad := orb.Point{131.8855, 43.1155}
+	db := newQueryDB(t, now, []monitor.Observation{testObs("a", vlad, now.Add(-2*time.Hour))})
+
+	bad := [][]string{
+		{"backtest", "--db", db, "--to", "now"},
+		{"backtest", "--db", db, "--from", "yesterday", "--to", "now"},
+		{"silence", "add", "--db", db, "--watch", "vladivostok", "--for", "2h", "--comment", "c", "--start", "tomorrow"},
+		{"query", "--db", db, "--near", "Vladivostok", "--radius", "5km", "--since", "last week"},
+	}
+	for _, args := range bad {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, &stdout, &stderr)
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("geowatch %q = %v, want a usage error", args, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "2006") || !strings.Contains(msg, "RFC 3339") || !strings.Contains(msg, "date") || !strings.Contains(msg, "duration") || !strings.Contains(msg, "now") {
+			t.Errorf("geowatch %q: %q, want the forms in words", args, msg)
+		}
+	}
+
+	for _, args := range [][]string{
+		{"backtest", "--db", db, "--from", "12h", "--to", "now"},
+		{"backtest", "--db", db, "--from", now.AddDate(0, 0, -1).Format(time.DateOnly), "--to", now.Format(time.RFC3339)},
+		{"query", "--db", db, "--near", "Vladivostok", "--radius", "5km", "--since", now.AddDate(0, 0, -1).Format(time.DateOnly), "--until", "now", "--format", "csv"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+			t.Errorf("geowatch %q = %v\n%s", args, err, stderr.String())
+		}
+		if args[0] == "query" && !strings.Contains(stdout.String(), ",a,") {
+			t.Errorf("geowatch %q found no row:\n%s", args, stdout.String())
+		}
+	}
+}

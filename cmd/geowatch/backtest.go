@@ -168,10 +168,11 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("backtest: %w", err)
 		}
 	}
-	return writeBacktest(stdout, rows, steps, len(plan.Watches))
+	return writeBacktest(stdout, stderr, rows, steps, len(plan.Watches))
 }
 
-func writeBacktest(w io.Writer, rows []backtestRow, steps, watches int) error {
+// writeBacktest prints the transitions on w and the summary on summary.
+func writeBacktest(w, summary io.Writer, rows []backtestRow, steps, watches int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tWATCH\tRULE\tALERT\tTRANSITION\tCOUNT\tLAT\tLON\tSTATS")
 	for _, r := range rows {
@@ -181,7 +182,7 @@ func writeBacktest(w io.Writer, rows []backtestRow, steps, watches int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d transitions over %d steps of %d watches\n", len(rows), steps, watches)
+	_, err := fmt.Fprintf(summary, "%d transitions over %d steps of %d watches\n", len(rows), steps, watches)
 	return err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,8 +87,49 @@ func TestTimeFlags(t *testing.T) {
 		if err := run(t.Context(), args, &stdout, &stderr); err != nil {
 			t.Errorf("geowatch %q = %v\n%s", args, err, stderr.String())
 		}
+		if args[0] == "backtest" && (!strings.HasPrefix(stdout.String(), "AT ") || strings.Contains(stdout.String(), "transitions over") || !strings.Contains(stderr.String(), "transitions over")) {
+			t.Errorf("geowatch %q: stdout %q, stderr %q; want the table on stdout, the summary on stderr", args, stdout.String(), stderr.String())
+		}
 		if args[0] == "query" && !strings.Contains(stdout.String(), ",a,") {
 			t.Errorf("geowatch %q found no row:\n%s", args, stdout.String())
 		}
+	}
+}
+
+// TestGeotagCommand: no argument is a usage error (it used to wait on stdin),
+// - reads stdin, --format json gives byte offsets, as the table's BYTES does.
+func TestGeotagCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := geotag(nil, strings.NewReader("unused"), &stdout, &stderr); err == nil || exitCode(err) != 2 {
+		t.Errorf("geotag with no argument = %v, want a usage error", err)
+	}
+	text := "Протест в Vladivostok"
+	if err := geotag([]string{"-", "--format", "json"}, strings.NewReader(text), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got []geotagJSON
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if len(got) == 0 || got[0].Place != "Vladivostok" || text[got[0].StartByte:got[0].EndByte] != "Vladivostok" {
+		t.Errorf("geotag - --format json = %+v, want Vladivostok at its byte offsets in %q", got, text)
+	}
+	stdout.Reset()
+	if err := geotag([]string{"Vladivostok"}, nil, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "BYTES") || !strings.Contains(stdout.String(), "0-11") {
+		t.Errorf("geotag Vladivostok = %v:\n%s", err, stdout.String())
+	}
+}
+
+// TestAlertsUnknownWatch: alerts --watch nosuch said nothing and exited 0,
+// like a watch that had no alerts; it now names the watches it knows.
+func TestAlertsUnknownWatch(t *testing.T) {
+	db := newQueryDB(t, time.Now())
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"alerts", "--db", db, "--watch", "nosuch"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), `no watch "nosuch"`) || !strings.Contains(err.Error(), "vladivostok") {
+		t.Errorf("alerts --watch nosuch = %v, want no such watch, naming the config's", err)
+	}
+	if err := run(t.Context(), []string{"alerts", "--db", db, "--watch", "vladivostok"}, &stdout, &stderr); err != nil {
+		t.Errorf("alerts --watch vladivostok (no alerts yet) = %v, want success", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +50,9 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() != 1 {
 		return usageError{"check-config takes one FILE"}
 	}
+	if data, err := os.ReadFile(fs.Arg(0)); err == nil && isEmptyYAML(data) {
+		return fmt.Errorf("%s: empty: no sources, watches or subscribers (the embedded default is what geowatch run uses without --config)", fs.Arg(0))
+	}
 	_, plan, err := loadConfig(fs.Arg(0))
 	if err != nil {
 		var j interface{ Unwrap() []error }
@@ -56,9 +60,15 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 			for _, e := range j.Unwrap() {
 				fmt.Fprintln(stderr, e)
 			}
-			return fmt.Errorf("%s: %d errors", fs.Arg(0), len(j.Unwrap()))
+			if n := len(j.Unwrap()); n != 1 {
+				return fmt.Errorf("%s: %d errors", fs.Arg(0), n)
+			}
+			return fmt.Errorf("%s: 1 error", fs.Arg(0))
 		}
 		return err
+	}
+	if len(plan.Watches) == 0 {
+		fmt.Fprintf(stderr, "%s: warning: no watches: observations are stored, but nothing can alert\n", fs.Arg(0))
 	}
 	_, err = fmt.Fprintf(stdout, "%s: ok (%d sources, %d watches, %d subscribers)\n",
 		fs.Arg(0), len(plan.Checks), len(plan.Watches), len(plan.Subscribers))
@@ -84,6 +94,16 @@ func logFormat(w io.Writer, format string) (string, error) {
 		return format, nil
 	}
 	return "", usageError{fmt.Sprintf("log format %q: want json, console or auto", format)}
+}
+
+// isEmptyYAML reports whether data holds nothing but blank lines and comments.
+func isEmptyYAML(data []byte) bool {
+	for line := range strings.Lines(string(data)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return false
+		}
+	}
+	return true
 }
 
 // newLogger builds the process log on w at level: JSON, console (colour only

@@ -72,7 +72,7 @@ type Config struct {
 // LogConfig sets the process log's level and encoding.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
-	Format string `yaml:"format"` // json (default) or console
+	Format string `yaml:"format"` // auto (default: console on a terminal, else json), json or console
 }
 
 // PlaceConfig is a named place for watches and the geotagger.

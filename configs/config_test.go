@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/geowatch/geowatch/geo"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -77,6 +79,7 @@ watches:
 		wantErr   error
 	}{
 		{"bad radius", "radius: 50km", "radius: 50 parsecs", "watches[0].radius", 10, nil},
+		{"radius without unit", "radius: 50km", "radius: 50", "watches[0].radius", 10, geo.ErrNoUnit},
 		{"zero window", "window: 6h", "window: 0s", "watches[0].rules[0].window", 14, ErrNotPositive},
 		{"unknown place", "place: Vladivostok", "place: Atlantis", "watches[0].place", 9, ErrUnknown},
 		{"bad schedule", `schedule: "@every 1m"`, `schedule: "every minute"`, "sources[0].schedule", 6, nil},

@@ -79,7 +79,7 @@ func (c *Config) setDefaults() {
 		c.Log.Level = "info"
 	}
 	if c.Log.Format == "" {
-		c.Log.Format = "json"
+		c.Log.Format = "auto"
 	}
 	if len(c.Subscribers) == 0 {
 		c.Subscribers = []SubscriberConfig{{Name: "log", Sink: "log"}}
@@ -134,8 +134,8 @@ func (c *Config) Build() (*Plan, error) {
 	default:
 		b.fail("log.level", c.Log.Level, fmt.Errorf("%w: want debug, info, warn or error", ErrUnknown))
 	}
-	if c.Log.Format != "json" && c.Log.Format != "console" {
-		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want json or console", ErrUnknown))
+	if c.Log.Format != "json" && c.Log.Format != "console" && c.Log.Format != "auto" {
+		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want auto, json or console", ErrUnknown))
 	}
 	b.retention(c)
 	b.http(c.HTTP)

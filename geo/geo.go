@@ -64,15 +64,24 @@ func Distance(a, b orb.Point) float64 {
 	return orbgeo.DistanceHaversine(a, b)
 }
 
+// ErrNoUnit means a distance was a bare number: metres or kilometres?
+var ErrNoUnit = errors.New("no unit")
+
 // ParseDistance parses a distance such as "50km", "500m", "1.5 km" or "12mi" into
-// metres. A bare number is metres. The result must be positive and finite.
+// metres. The result must be positive and finite.
+//
+// A number without a unit is an error wrapping ErrNoUnit that suggests one.
 func ParseDistance(s string) (float64, error) {
 	t := strings.TrimSpace(s)
 	i := strings.IndexFunc(t, func(r rune) bool { return unicode.IsLetter(r) })
-	num, unit := t, "m"
-	if i >= 0 {
-		num, unit = strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
+	if i < 0 {
+		if _, err := strconv.ParseFloat(t, 64); err == nil {
+			// A bare number was once metres, silently: "--radius 50" meant 50 m.
+			return 0, fmt.Errorf("distance %q: %w: write %skm or %sm", s, ErrNoUnit, t, t)
+		}
+		return 0, fmt.Errorf("distance %q: want a number with a unit such as 50km or 500m", s)
 	}
+	num, unit := strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
 	v, err := strconv.ParseFloat(num, 64)
 	if err != nil {
 		return 0, fmt.Errorf("distance %q: want a number with a unit such as 50km or 500m", s)

@@ -3,6 +3,7 @@ package geo
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -39,7 +40,8 @@ func TestParseDistance(t *testing.T) {
 		{"2KM", 2000, false},
 		{"1mi", 1609.344, false},
 		{"1nmi", 1852, false},
-		{"750", 750, false},
+		{"750", 0, true}, // no unit: 750 m or 750 km?
+		{" 50 ", 0, true},
 		{"", 0, true},
 		{"km", 0, true},
 		{"-5km", 0, true},
@@ -52,6 +54,9 @@ func TestParseDistance(t *testing.T) {
 		if (err != nil) != tc.wantErr || (!tc.wantErr && math.Abs(got-tc.want) > 1e-9) {
 			t.Errorf("ParseDistance(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.wantErr)
 		}
+	}
+	if _, err := ParseDistance("50"); !errors.Is(err, ErrNoUnit) || !strings.Contains(err.Error(), "50km") {
+		t.Errorf("ParseDistance(50) = %v, want ErrNoUnit suggesting 50km", err)
 	}
 	for _, m := range []float64{500, 50000, 1500, 12345} {
 		back, err := ParseDistance(FormatDistance(m))

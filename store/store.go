@@ -1,5 +1,5 @@
 // Package store keeps geowatch's observations, alerts and source runs in one SQLite
-// file that is also a GeoPackage 1.4: QGIS and GDAL open it as layers
+// file that is also a GeoPackage 1.3 (see migrations/010_gpkg_1_3.sql): QGIS and GDAL open it as layers
 // (observations, alerts) and attribute tables (rejects, sources,
 // alert_transitions), and sqlite3 users find plain lon/lat and ISO-8601 columns.
 //

@@ -73,7 +73,7 @@ func TestOpenMigrations(t *testing.T) {
 	}{
 		{"journal mode", "PRAGMA journal_mode", "wal"},
 		{"application id", "PRAGMA application_id", fmt.Sprint(0x47504B47)},
-		{"user version", "PRAGMA user_version", "10400"},
+		{"user version", "PRAGMA user_version", "10300"}, // GeoPackage 1.3: see 010_gpkg_1_3.sql
 		{"page size", "PRAGMA page_size", "8192"},
 		{"foreign keys", "PRAGMA foreign_keys", "1"},
 		{"integrity", "PRAGMA integrity_check", "ok"},

@@ -60,6 +60,11 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if len(as) == 0 && *watch != "" {
+		if err := knownWatch(ctx, st, *cfgPath, *watch); err != nil {
+			return err
+		}
+	}
 	var hist map[int64][]store.TransitionRecord
 	if *history {
 		ids := make([]int64, len(as))
@@ -239,4 +244,25 @@ func writeAlertsGeoJSON(w io.Writer, as []monitor.Alert, hist map[int64][]store.
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(fc)
+}
+
+// knownWatch tells an empty answer from a typo: a watch with no alerts is in
+// the effective config (--config, else the embedded default) or has alerts
+// in the database under any state or time.
+func knownWatch(ctx context.Context, st *store.DB, cfgPath, watch string) error {
+	_, plan, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, job := range plan.Watches {
+		if job.Watch.Name == watch {
+			return nil
+		}
+		names = append(names, job.Watch.Name)
+	}
+	if any, err := st.Alerts(ctx, store.AlertFilter{Watch: watch}); err != nil || len(any) > 0 {
+		return err
+	}
+	return fmt.Errorf("alerts: no watch %q in the config or the database (watches: %v)", watch, names)
 }

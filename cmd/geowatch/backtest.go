@@ -52,8 +52,8 @@ type backtestRow struct {
 func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backtest", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` whose watches to replay (default: the embedded default config)")
-	from := fs.String("from", "", "start `TIME` (RFC 3339), required")
-	to := fs.String("to", "", "end `TIME` (RFC 3339), required")
+	from := fs.String("from", "", "start `TIME`: RFC 3339, a date, a duration back from now (12h) or now; required")
+	to := fs.String("to", "", "end `TIME`, in the forms of --from; required")
 	step := fs.String("step", "1h", "evaluate every watch every `DURATION` of simulated time")
 	dbPath := fs.String("db", "", "database `FILE` to read observations from (default: the config's)")
 	file := fs.String("file", "", "replay this GeoJSON/CSV `FILE` instead of the database (loaded into a temporary one)")
@@ -63,13 +63,20 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	start, err := time.Parse(time.RFC3339, *from)
-	if err != nil {
-		return usageError{fmt.Sprintf("backtest: --from: %v", err)}
+	switch {
+	case *from == "":
+		return usageError{"backtest: --from TIME is required: " + timeForms}
+	case *to == "":
+		return usageError{"backtest: --to TIME is required: " + timeForms}
 	}
-	end, err := time.Parse(time.RFC3339, *to)
+	now := time.Now()
+	start, err := parseWhen(*from, now)
 	if err != nil {
-		return usageError{fmt.Sprintf("backtest: --to: %v", err)}
+		return usageError{fmt.Sprintf("backtest: --from %v", err)}
+	}
+	end, err := parseWhen(*to, now)
+	if err != nil {
+		return usageError{fmt.Sprintf("backtest: --to %v", err)}
 	}
 	every, err := configs.ParseDuration(*step)
 	if err != nil || every <= 0 {
@@ -156,10 +163,11 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("backtest: %w", err)
 		}
 	}
-	return writeBacktest(stdout, rows, steps, len(plan.Watches))
+	return writeBacktest(stdout, stderr, rows, steps, len(plan.Watches))
 }
 
-func writeBacktest(w io.Writer, rows []backtestRow, steps, watches int) error {
+// writeBacktest prints the transitions on w and the summary on summary.
+func writeBacktest(w, summary io.Writer, rows []backtestRow, steps, watches int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tWATCH\tRULE\tALERT\tTRANSITION\tCOUNT\tLAT\tLON\tSTATS")
 	for _, r := range rows {
@@ -169,7 +177,7 @@ func writeBacktest(w io.Writer, rows []backtestRow, steps, watches int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d transitions over %d steps of %d watches\n", len(rows), steps, watches)
+	_, err := fmt.Fprintf(summary, "%d transitions over %d steps of %d watches\n", len(rows), steps, watches)
 	return err
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/geowatch/geowatch/store"
@@ -54,7 +56,10 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	_, err = fmt.Fprintf(stdout, "backed up %s to %s (%.1f MB in %s)\n", path, dest,
+	if ext := strings.ToLower(filepath.Ext(dest)); ext != ".gpkg" {
+		fmt.Fprintf(stderr, "backup: warning: %s has extension %q: GDAL and QGIS open a GeoPackage only as .gpkg\n", dest, ext)
+	}
+	_, err = fmt.Fprintf(stderr, "backed up %s to %s (%.1f MB in %s)\n", path, dest,
 		float64(info.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
 	return err
 }

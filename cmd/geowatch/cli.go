@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/geowatch/geowatch/monitor"
 )
@@ -14,6 +15,10 @@ import (
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// errHelp is what a command returns when asked for its usage (-h, --help):
+// it printed the usage and did nothing else; run turns it into success.
+var errHelp = errors.New("help requested")
 
 func exitCode(err error) int {
 	if errors.As(err, new(usageError)) {
@@ -47,17 +52,32 @@ func commands() []command {
 
 // run dispatches a command line; main and tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) >= 2 && args[0] == "help" { // help CMD [SUB]: CMD [SUB] --help
+		args = append(append([]string(nil), args[1:]...), "--help")
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return cmdVersion(ctx, nil, stdout, stderr)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			err := c.run(ctx, args[1:], stdout, stderr)
+			if errors.Is(err, errHelp) {
+				return nil
+			}
+			return err
 		}
 	}
 	usage(stderr)
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// isHelp reports whether arg asks for usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }
 
 func usage(w io.Writer) {
@@ -67,24 +87,41 @@ func usage(w io.Writer) {
 	}
 }
 
-// newFlags returns a flag set that reports errors instead of exiting.
+// newFlags returns a flag set that reports errors instead of exiting. Its
+// usage names the command's arguments as the top-level usage does.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("geowatch "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		top, _, _ := strings.Cut(name, " ")
+		for _, c := range commands() {
+			if c.name == top {
+				fmt.Fprintf(w, "usage: geowatch %s %s\n\n%s\n", c.name, c.args, c.help)
+			}
+		}
+		fmt.Fprintf(w, "\nflags of geowatch %s:\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
+// parseFlags parses args into fs; -h or --help prints the usage and returns
+// errHelp, so the command stops before doing anything.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelp
 		}
 		return usageError{err.Error()}
 	}
 	return nil
 }
 
-func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := parseFlags(newFlags("version", stderr), args); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintln(stdout, "geowatch", monitor.Version())
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 )
 
 // loadConfig reads the config at path, or the embedded default when path is "".
@@ -49,6 +50,9 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() != 1 {
 		return usageError{"check-config takes one FILE"}
 	}
+	if data, err := os.ReadFile(fs.Arg(0)); err == nil && isEmptyYAML(data) {
+		return fmt.Errorf("%s: empty: no sources, watches or subscribers (the embedded default is what geowatch run uses without --config)", fs.Arg(0))
+	}
 	_, plan, err := loadConfig(fs.Arg(0))
 	if err != nil {
 		var j interface{ Unwrap() []error }
@@ -56,27 +60,73 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 			for _, e := range j.Unwrap() {
 				fmt.Fprintln(stderr, e)
 			}
-			return fmt.Errorf("%s: %d errors", fs.Arg(0), len(j.Unwrap()))
+			if n := len(j.Unwrap()); n != 1 {
+				return fmt.Errorf("%s: %d errors", fs.Arg(0), n)
+			}
+			return fmt.Errorf("%s: 1 error", fs.Arg(0))
 		}
 		return err
+	}
+	if len(plan.Watches) == 0 {
+		fmt.Fprintf(stderr, "%s: warning: no watches: observations are stored, but nothing can alert\n", fs.Arg(0))
 	}
 	_, err = fmt.Fprintf(stdout, "%s: ok (%d sources, %d watches, %d subscribers)\n",
 		fs.Arg(0), len(plan.Checks), len(plan.Watches), len(plan.Subscribers))
 	return err
 }
 
-// newLogger builds the process log: JSON (or console) on w at level.
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// logFormat resolves a log format: auto is console on a terminal and JSON
+// anywhere else (journald, files, pipes).
+func logFormat(w io.Writer, format string) (string, error) {
+	switch format {
+	case "", "auto":
+		if isTerminal(w) {
+			return "console", nil
+		}
+		return "json", nil
+	case "json", "console":
+		return format, nil
+	}
+	return "", usageError{fmt.Sprintf("log format %q: want json, console or auto", format)}
+}
+
+// isEmptyYAML reports whether data holds nothing but blank lines and comments.
+func isEmptyYAML(data []byte) bool {
+	for line := range strings.Lines(string(data)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return false
+		}
+	}
+	return true
+}
+
+// newLogger builds the process log on w at level: JSON, console (colour only
+// on a terminal, never escapes in files and pipes) or auto.
 func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
+	}
+	if format, err = logFormat(w, format); err != nil {
+		return nil, err
 	}
 	ec := zap.NewProductionEncoderConfig()
 	ec.TimeKey = "ts"
 	ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	var enc zapcore.Encoder
 	if format == "console" {
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(w) {
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00")
+		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
 		enc = zapcore.NewJSONEncoder(ec)
@@ -88,8 +138,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
 	logLevel := fs.String("log-level", "", "log `LEVEL`: debug, info, warn, error (overrides the config)")
+	logFmt := fs.String("log-format", "", "log `FORMAT`: json, console, or auto (console on a terminal, else JSON; overrides the config)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *logFmt != "" {
+		if _, err := logFormat(stdout, *logFmt); err != nil {
+			return err
+		}
 	}
 	_, plan, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -97,6 +153,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *logLevel != "" {
 		plan.LogLevel = *logLevel
+	}
+	if *logFmt != "" {
+		plan.LogFormat = *logFmt
 	}
 	log, err := newLogger(stdout, plan.LogLevel, plan.LogFormat)
 	if err != nil {

@@ -270,6 +270,25 @@ func TestCheckConfig(t *testing.T) {
 	if !strings.Contains(stdout.String(), "ok") {
 		t.Errorf("check-config printed %q", stdout.String())
 	}
+
+	// An empty file is not a config; one without watches is ok, with a warning;
+	// one error is "1 error".
+	empty := filepath.Join(dir, "empty.yaml")
+	writeFile(t, empty, "# nothing yet\n\n")
+	if err := run(t.Context(), []string{"check-config", empty}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("check-config on an empty file = %v, want an error", err)
+	}
+	nowatch := filepath.Join(dir, "nowatch.yaml")
+	writeFile(t, nowatch, "sources:\n  - name: s\n    type: geojson\n    url: http://127.0.0.1/feed\n    schedule: \"@every 1m\"\n")
+	stderr.Reset()
+	if err := run(t.Context(), []string{"check-config", nowatch}, &stdout, &stderr); err != nil || !strings.Contains(stderr.String(), "warning: no watches") {
+		t.Errorf("check-config without watches = %v, stderr %q; want ok with a warning", err, stderr.String())
+	}
+	one := filepath.Join(dir, "one.yaml")
+	writeFile(t, one, "watches:\n  - name: w\n    lat: 91\n    lon: 0\n    radius: 5km\n    rules: [{type: count, min: 1, window: 1h}]\n")
+	if err := run(t.Context(), []string{"check-config", one}, &stdout, &stderr); err == nil || !strings.HasSuffix(err.Error(), ": 1 error") {
+		t.Errorf("check-config with one error = %v, want \"1 error\"", err)
+	}
 }
 
 func writeFile(t *testing.T, path, data string) {

@@ -167,8 +167,17 @@ func TestBackupCommand(t *testing.T) {
 	if err := run(t.Context(), []string{"backup", dest, "--db", path}, &stdout, &stderr); err != nil {
 		t.Fatalf("backup: %v\n%s", err, stderr.String())
 	}
-	if !strings.HasPrefix(stdout.String(), "backed up "+path+" to "+dest) {
-		t.Errorf("stdout = %q", stdout.String())
+	// The summary is not data: stderr, and stdout stays empty.
+	if !strings.HasPrefix(stderr.String(), "backed up "+path+" to "+dest) || stdout.Len() > 0 || strings.Contains(stderr.String(), "warning") {
+		t.Errorf("stdout = %q, stderr = %q; want the summary on stderr only", stdout.String(), stderr.String())
+	}
+	// A name GDAL and QGIS will not open as a GeoPackage is written, with a warning.
+	stderr.Reset()
+	if err := run(t.Context(), []string{"backup", filepath.Join(dir, "x.sqlite"), "--db", path}, &stdout, &stderr); err != nil {
+		t.Fatalf("backup x.sqlite: %v", err)
+	}
+	if !strings.Contains(stderr.String(), `warning: `) || !strings.Contains(stderr.String(), ".gpkg") {
+		t.Errorf("backup x.sqlite: stderr %q, want a warning that GDAL/QGIS need .gpkg", stderr.String())
 	}
 	for _, side := range []string{"-wal", "-shm", "-journal"} {
 		if _, err := os.Stat(dest + side); err == nil {

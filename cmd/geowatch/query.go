@@ -177,17 +177,27 @@ func parseLatLon(s string) (p orb.Point, ok bool, err error) {
 	return p, true, nil
 }
 
-// parseWhen reads an RFC 3339 time, or a duration back from now ("24h": now-24h).
+// timeForms says in words what every time flag takes.
+const timeForms = "want an RFC 3339 time (2018-02-04T10:00:00Z), a date (2018-02-04, midnight UTC), a duration back from now (24h, 7d) or now"
+
+// parseWhen reads a time flag: an RFC 3339 time, a date (midnight UTC), a
+// duration back from now ("24h": now-24h) or "now". Empty is the zero time.
 func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
+	switch s {
+	case "":
 		return time.Time{}, nil
+	case "now":
+		return now, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
 	d, err := configs.ParseDuration(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time or a duration such as 24h or 7d", s)
+		return time.Time{}, fmt.Errorf("%q: %s", s, timeForms)
 	}
 	return now.Add(-d), nil
 }

@@ -34,6 +34,14 @@ func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		return usageError{"silence: want add, list or expire"}
 	}
+	if isHelp(args[0]) {
+		for _, c := range commands() {
+			if c.name == "silence" {
+				fmt.Fprintf(stdout, "usage: geowatch silence %s\n\n%s\n\nEach subcommand's flags: geowatch silence add|list|expire --help\n", c.args, c.help)
+			}
+		}
+		return errHelp
+	}
 	switch args[0] {
 	case "add":
 		return silenceAdd(ctx, args[1:], stdout, stderr)
@@ -85,9 +93,10 @@ func silenceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	watch := fs.String("watch", "", "mute alerts of the watch `NAME` (any watch if empty)")
 	rule := fs.String("rule", "", "mute alerts of the rule `NAME` (any rule if empty)")
 	dur := fs.String("for", "", "how long the silence lasts from its start: `DURATION` such as 2h or 1d (required)")
-	start := fs.String("start", "", "start `TIME`, RFC 3339 (default: now)")
+	start := fs.String("start", "", "start `TIME`: RFC 3339, a date, a duration back from now or now (default: now)")
 	comment := fs.String("comment", "", "why: shown in silence list (required)")
 	by := fs.String("by", "", "who silences, `NAME` (default: the user running the command)")
+	force := fs.Bool("force", false, "accept a watch or rule the config does not have (yet): a planned one")
 	db := dbFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -112,8 +121,8 @@ func silenceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	now := time.Now()
 	begin := now
 	if *start != "" {
-		if begin, err = time.Parse(time.RFC3339, *start); err != nil {
-			return usageError{fmt.Sprintf("silence add: --start: want an RFC 3339 time such as 2026-11-26T18:00:00Z: %v", err)}
+		if begin, err = parseWhen(*start, now); err != nil {
+			return usageError{fmt.Sprintf("silence add: --start %v", err)}
 		}
 	}
 	if begin.Add(d).Before(now) {
@@ -130,8 +139,16 @@ func silenceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *db.cfgPath != "" {
-		if err := checkSilenced(plan, *watch, *rule); err != nil {
+	// The names must be in the effective config: --config, else the embedded
+	// default, which is also what --db alone runs with.
+	effective := plan
+	if effective == nil {
+		if _, effective, err = loadConfig(""); err != nil {
+			return err
+		}
+	}
+	if !*force {
+		if err := checkSilenced(effective, *watch, *rule); err != nil {
 			return err
 		}
 	}
@@ -167,14 +184,14 @@ func checkSilenced(plan *configs.Plan, watch, rule string) error {
 		}
 	}
 	if watch != "" && !slices.Contains(watches, watch) {
-		return fmt.Errorf("silence add: watch %q: %w (watches: %v)", watch, errNoSuch, watches)
+		return fmt.Errorf("silence add: watch %q: %w (watches: %v; --force for a planned one)", watch, errNoSuch, watches)
 	}
 	if rule != "" && !slices.Contains(rules, rule) {
 		where := "any watch"
 		if watch != "" {
 			where = "watch " + watch
 		}
-		return fmt.Errorf("silence add: rule %q: %w on %s (rules: %v)", rule, errNoSuch, where, rules)
+		return fmt.Errorf("silence add: rule %q: %w on %s (rules: %v; --force for a planned one)", rule, errNoSuch, where, rules)
 	}
 	return nil
 }

@@ -69,9 +69,15 @@ func TestSilenceCommands(t *testing.T) {
 	}
 
 	// A second, by --db alone and for a whole watch, starting in an hour.
+	// Without --config the names are checked against the embedded default
+	// config, which has no watch vlad: refused, unless --force says planned.
 	stdout.Reset()
 	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	if err := run(t.Context(), []string{"silence", "add", "--db", db, "--watch", "vlad", "--for", "1d", "--start", start, "--comment", "later"}, &stdout, &stderr); err != nil {
+	add2 := []string{"silence", "add", "--db", db, "--watch", "vlad", "--for", "1d", "--start", start, "--comment", "later"}
+	if err := run(t.Context(), add2, &stdout, &stderr); !errors.Is(err, errNoSuch) || !strings.Contains(err.Error(), "--force") || stdout.Len() > 0 {
+		t.Fatalf("silence add --db --watch vlad = %v, printed %q; want refused: not in the embedded default config", err, stdout.String())
+	}
+	if err := run(t.Context(), append(add2, "--force"), &stdout, &stderr); err != nil {
 		t.Fatalf("silence add --db: %v\n%s", err, stderr.String())
 	}
 	id2, _ := strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64)

@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Check is a source pulled on a schedule.
@@ -115,6 +116,7 @@ type checkEntry struct {
 	mu       sync.Mutex // guards the fields below; runs of one check never overlap
 	failures int
 	nextTry  time.Time
+	done     bool // a run succeeded since the check was scheduled
 
 	failing atomic.Bool // failures > 0, readable without waiting for a run
 }
@@ -409,8 +411,15 @@ func (d *Daemon) runCheck(ctx context.Context, ce *checkEntry) {
 	if ce.failures > 0 {
 		d.log.Info("check recovered", zap.String("source", ce.Name), zap.Int("failures", ce.failures))
 	}
-	ce.failures, ce.nextTry = 0, time.Time{}
-	d.log.Info("check done", zap.String("source", ce.Name), zap.String("type", ce.Type),
+	// The first success, and a run that changed or rejected something, are
+	// news at info; a routine run that found nothing new is debug, or a feed
+	// polled every 15 s would bury the alerts.
+	level := zapcore.DebugLevel
+	if !ce.done || ce.failures > 0 || res.Added+res.Updated+res.Rejected > 0 {
+		level = zapcore.InfoLevel
+	}
+	ce.failures, ce.nextTry, ce.done = 0, time.Time{}, true
+	d.log.Log(level, "check done", zap.String("source", ce.Name), zap.String("type", ce.Type),
 		zap.Int("seen", res.Seen), zap.Int("added", res.Added), zap.Int("updated", res.Updated),
 		zap.Int("unchanged", res.Unchanged), zap.Int("rejected", res.Rejected), zap.Duration("duration", dur))
 }

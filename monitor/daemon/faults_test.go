@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -180,7 +180,7 @@ func TestFeedFaults(t *testing.T) {
 				case <-time.After(5 * time.Second):
 				}
 			}
-		}, wantErr: []string{"Client.Timeout exceeded"}},
+		}, wantErr: timeoutErr("Client.Timeout exceeded")},
 		{name: "trickle", handler: func(*feedFault) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/geo+json")
@@ -197,7 +197,7 @@ func TestFeedFaults(t *testing.T) {
 					}
 				}
 			}
-		}, wantErr: []string{"Client.Timeout or context cancellation while reading body"}},
+		}, wantErr: timeoutErr("Client.Timeout or context cancellation while reading body")},
 		{name: "truncated json", handler: serve(full[:len(full)/2], "application/geo+json"),
 			wantErr: []string{geojson.ErrNotGeoJSON.Error()}},
 		{name: "truncated csv", format: "csv", wantStored: 1,
@@ -255,6 +255,14 @@ func TestFeedFaults(t *testing.T) {
 	runFeedFaults(t, cases)
 }
 
+// timeoutErr is what a client timeout says: net/http adds its own words when
+// its timer's goroutine marks the timeout before the transport returns, which
+// in a synctest bubble it may not. Either way it is the client's 500 ms that
+// fired: the checks' own 5 s timeout is longer than the whole run.
+func timeoutErr(words string) []string {
+	return []string{words, "context deadline exceeded"}
+}
+
 // sourceName turns a case name into a source name.
 func sourceName(tc *feedFault) string {
 	return "bad-" + strings.Map(func(r rune) rune {
@@ -267,78 +275,106 @@ func sourceName(tc *feedFault) string {
 
 // runFeedFaults runs one daemon with the healthy source and every case's
 // misbehaving one side by side, then checks each case in a subtest.
+//
+// The daemon, its store and the servers run in a synctest bubble over an
+// in-memory network: the clock moves only when every goroutine waits, so a
+// timeout, a backoff or a trickle is a fault by construction and a loaded
+// machine cannot turn a prompt answer into a late one.
 func runFeedFaults(t *testing.T, cases []*feedFault) {
-	ctx := t.Context()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	core, logs := observer.New(zapcore.DebugLevel)
-	log := zap.New(core)
-	engine, err := monitor.NewEngine(ctx, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	var goodHits hits
-	good := httptest.NewServer(goodHits.wrap(serve(healthyBody, "application/geo+json")(nil)))
-	t.Cleanup(good.Close)
-	checks := []daemon.Check{
-		{Name: "good", Type: "geojson", Schedule: "@every 1s", Timeout: 5 * time.Second,
-			Source: geojson.New(good.URL+"/feed.geojson", httpfeed.New(httpfeed.Options{Timeout: 5 * time.Second}), geojson.Options{})},
-	}
-	badHits := make([]*hits, len(cases))
-	for i, tc := range cases {
-		badHits[i] = &hits{}
-		bad := httptest.NewServer(badHits[i].wrap(tc.handler(tc)))
-		t.Cleanup(bad.Close)
-		fetch := httpfeed.New(httpfeed.Options{Timeout: feedTimeout, MaxBytes: feedMaxBytes})
-		var src monitor.Source
-		switch tc.format {
-		case "csv":
-			src = csv.New(bad.URL+"/feed.csv", fetch, csv.Options{Preset: "usgs-csv"})
-		case "rss":
-			src = rss.New(bad.URL+"/feed.rss", fetch, nil, rss.Options{})
-		default:
-			src = geojson.New(bad.URL+"/feed.geojson", fetch, geojson.Options{})
+	var (
+		logs    *observer.ObservedLogs
+		elapsed time.Duration
+		status  = map[string]store.SourceStatus{}
+		obs     []monitor.Observation
+		badHits = make([]*hits, len(cases))
+	)
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock starts in 2000; the feeds' records are from 2020–2024.
+		time.Sleep(time.Until(time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)))
+		ctx := t.Context()
+		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		checks = append(checks, daemon.Check{Name: sourceName(tc), Type: tc.format, Schedule: "@every 1s", Timeout: 5 * time.Second, Source: src})
-	}
-	d := daemon.New(engine, log, daemon.Options{BackoffBase: faultBackoff, BackoffMax: faultMax, Grace: 5 * time.Second})
-	if _, err := d.Apply(checks, nil); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithTimeout(ctx, faultRun)
-	defer cancel()
-	start := time.Now()
-	if err := d.Run(runCtx, nil); err != nil {
-		t.Fatalf("Run = %v, want nil", err)
-	}
-	elapsed := time.Since(start)
+		defer db.Close()
+		core, observed := observer.New(zapcore.DebugLevel)
+		logs = observed
+		log := zap.New(core)
+		engine, err := monitor.NewEngine(ctx, db, log)
+		if err != nil {
+			t.Fatal(err)
+		}
 
-	ss, err := db.Sources(ctx)
-	if err != nil {
-		t.Fatal(err)
+		var pn pipeNet
+		tr := &http.Transport{DialContext: pn.dial}
+		defer tr.CloseIdleConnections()
+		var goodHits hits
+		goodURL := pn.serve(t, goodHits.wrap(serve(healthyBody, "application/geo+json")(nil)))
+		checks := []daemon.Check{
+			{Name: "good", Type: "geojson", Schedule: "@every 1s", Timeout: 5 * time.Second,
+				Source: geojson.New(goodURL+"/feed.geojson", httpfeed.New(httpfeed.Options{Timeout: 5 * time.Second, Transport: tr}), geojson.Options{})},
+		}
+		for i, tc := range cases {
+			badHits[i] = &hits{}
+			badURL := pn.serve(t, badHits[i].wrap(tc.handler(tc)))
+			fetch := httpfeed.New(httpfeed.Options{Timeout: feedTimeout, MaxBytes: feedMaxBytes, Transport: tr})
+			var src monitor.Source
+			switch tc.format {
+			case "csv":
+				src = csv.New(badURL+"/feed.csv", fetch, csv.Options{Preset: "usgs-csv"})
+			case "rss":
+				src = rss.New(badURL+"/feed.rss", fetch, nil, rss.Options{})
+			default:
+				src = geojson.New(badURL+"/feed.geojson", fetch, geojson.Options{})
+			}
+			checks = append(checks, daemon.Check{Name: sourceName(tc), Type: tc.format, Schedule: "@every 1s", Timeout: 5 * time.Second, Source: src})
+		}
+		d := daemon.New(engine, log, daemon.Options{BackoffBase: faultBackoff, BackoffMax: faultMax, Grace: 5 * time.Second})
+		if _, err := d.Apply(checks, nil); err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithTimeout(ctx, faultRun)
+		defer cancel()
+		start := time.Now()
+		if err := d.Run(runCtx, nil); err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		elapsed = time.Since(start)
+
+		ss, err := db.Sources(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
+			status[s.Name] = s
+		}
+		obs, err = db.Observations(ctx, monitor.Query{Area: world{}, Since: time.Unix(0, 0), Until: time.Now(), Detail: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn.close()
+	})
+	if t.Failed() {
+		return
 	}
-	status := map[string]store.SourceStatus{}
-	for _, s := range ss {
-		status[s.Name] = s
+
+	for name, s := range status {
 		// Counts reconcile for every source.
 		tot := s.Total
 		if tot.Seen != tot.Added+tot.Updated+tot.Unchanged+tot.Rejected {
-			t.Errorf("source %s totals %+v: seen != added+updated+unchanged+rejected", s.Name, tot)
+			t.Errorf("source %s totals %+v: seen != added+updated+unchanged+rejected", name, tot)
 		}
-	}
-	obs, err := db.Observations(ctx, monitor.Query{Area: world{}, Since: time.Unix(0, 0), Until: time.Now(), Detail: true})
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	// The healthy source kept its schedule: the first pass and one run a tick.
 	goodDone := logs.FilterMessage("check done").FilterField(zap.String("source", "good")).Len()
 	if min := int(elapsed/time.Second) - 1; goodDone < min {
 		t.Errorf("healthy source: %d runs in %v, want at least %d", goodDone, elapsed, min)
+	}
+	// Routine runs are quiet: only the first, which added the three rows, is
+	// at info; the rest, with nothing new, are at debug.
+	if n := logs.FilterMessage("check done").FilterField(zap.String("source", "good")).FilterLevelExact(zapcore.InfoLevel).Len(); n != 1 {
+		t.Errorf("healthy source: %d check done lines at info in %d runs, want 1", n, goodDone)
 	}
 	if n := logs.FilterMessage("check failed").FilterField(zap.String("source", "good")).Len(); n > 0 {
 		t.Errorf("healthy source failed %d times", n)
@@ -483,3 +519,83 @@ func (world) Bounds() []orb.Bound {
 	return []orb.Bound{{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}}
 }
 func (world) Contains(orb.Point) bool { return true }
+
+// pipeNet is an in-memory network of HTTP servers at made-up loopback
+// addresses. Its connections are net.Pipes, so a goroutine waiting on one is
+// durably blocked and the synctest clock moves on.
+type pipeNet struct {
+	mu        sync.Mutex
+	listeners map[string]*pipeListener
+	servers   []*http.Server
+}
+
+// serve starts an HTTP server for h and returns its URL.
+func (pn *pipeNet) serve(t *testing.T, h http.Handler) string {
+	pn.mu.Lock()
+	defer pn.mu.Unlock()
+	if pn.listeners == nil {
+		pn.listeners = map[string]*pipeListener{}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", 20000+len(pn.listeners))
+	l := &pipeListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	pn.listeners[addr] = l
+	srv := &http.Server{Handler: h}
+	pn.servers = append(pn.servers, srv)
+	go srv.Serve(l)
+	return "http://" + addr
+}
+
+func (pn *pipeNet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	pn.mu.Lock()
+	l := pn.listeners[addr]
+	pn.mu.Unlock()
+	if l == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("%s: connection refused", addr)}
+	}
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("%s: connection refused", addr)}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// close stops every server and its connections.
+func (pn *pipeNet) close() {
+	pn.mu.Lock()
+	defer pn.mu.Unlock()
+	for _, s := range pn.servers {
+		s.Close()
+	}
+}
+
+type pipeListener struct {
+	addr  string
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.addr) }
+
+type pipeAddr string
+
+func (pipeAddr) Network() string  { return "pipe" }
+func (a pipeAddr) String() string { return string(a) }

@@ -2,8 +2,10 @@ package sink
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"go.uber.org/zap"
 )
@@ -36,6 +38,9 @@ const (
 	KeySummary      = "summary" // the rule's summary template, rendered; only when it has one
 	KeyLabels       = "labels"  // the rule's labels as an object; only when it has some
 	KeyStats        = "stats"   // the rule's statistics (surge: observed, expected, ratio, p); only when it has some
+	// KeyText is the log sink's one-line reading of the event, its first field:
+	// "vladivostok/gathering: 5 reports within 2km in 12h".
+	KeyText = "text"
 	// Keys only the alerts file has, beside msg and ts.
 	KeyHull = "hull"
 	KeyFIDs = "fids"
@@ -88,6 +93,40 @@ func Fields(ev monitor.Event) []zap.Field {
 		fs = append(fs, zap.Any(KeyStats, f.Stats))
 	}
 	return append(fs, zap.Int64(KeyTransitionID, ev.Transition.ID))
+}
+
+// Text returns a short human reading of an event, for the log line:
+// "vladivostok/gathering: 5 reports within 2km in 12h" (a polygon watch has no
+// radius: "5 reports in 12h"), ending "(resolved)" for a resolved alert.
+func Text(ev monitor.Event) string {
+	a := ev.Alert
+	reports := "reports"
+	if a.Finding.Count == 1 {
+		reports = "report"
+	}
+	s := fmt.Sprintf("%s/%s: %d %s", a.Watch, a.Rule, a.Finding.Count, reports)
+	if a.RadiusMeters > 0 {
+		s += " within " + geo.FormatDistance(a.RadiusMeters)
+	}
+	if a.Window > 0 {
+		s += " in " + shortDuration(a.Window)
+	}
+	if ev.Transition.To == monitor.StateResolved {
+		s += " (resolved)"
+	}
+	return s
+}
+
+// shortDuration writes 12h for 12h0m0s and 90m as 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // timestamp formats t as RFC 3339 in UTC, to the second like the feeds' times, so

@@ -22,13 +22,14 @@ func NewLog(l *zap.Logger) *Log { return &Log{l: l} }
 // Name returns "log".
 func (s *Log) Name() string { return "log" }
 
-// Notify logs ev with its Message and Fields. It fails only for an event with no
+// Notify logs ev with its Message, its Text and its Fields. It fails only for an event with no
 // message, which is a bug in the caller.
 func (s *Log) Notify(_ context.Context, ev monitor.Event) error {
 	msg, err := Message(ev)
 	if err != nil {
 		return fmt.Errorf("sink: log: %w", err)
 	}
-	s.l.Info(msg, Fields(ev)...)
+	// The stable message and fields, with a human reading first among them.
+	s.l.Info(msg, append([]zap.Field{zap.String(KeyText, Text(ev))}, Fields(ev)...)...)
 	return nil
 }

@@ -65,8 +65,10 @@ func TestLog(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	s := sink.NewLog(zap.New(core))
 	want := wantFields()
+	want["text"] = "vladivostok/fires: 3 reports within 25km in 6h"
 	wantResolved := wantFields()
 	wantResolved["state"], wantResolved["ends_at"], wantResolved["transition_id"] = "resolved", "2026-11-26T21:00:00Z", int64(101)
+	wantResolved["text"] = "vladivostok/fires: 3 reports within 25km in 6h (resolved)"
 	tests := []struct {
 		name   string
 		ev     monitor.Event
@@ -87,6 +89,9 @@ func TestLog(t *testing.T) {
 			}
 			if got[0].Message != tc.msg || got[0].Level != zapcore.InfoLevel {
 				t.Errorf("message %q at %v, want %q at info", got[0].Message, got[0].Level, tc.msg)
+			}
+			if k := got[0].Context[0].Key; k != "text" {
+				t.Errorf("first field %q, want text", k)
 			}
 			if m := got[0].ContextMap(); !reflect.DeepEqual(m, tc.fields) {
 				t.Errorf("fields\n got %v\nwant %v", m, tc.fields)

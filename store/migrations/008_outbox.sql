@@ -3,7 +3,8 @@
 -- dead subscriber delays only itself and a restart resumes each where it was.
 -- alert_transitions.notified_at is set once every subscriber is past it.
 CREATE TABLE subscriber_cursors (
-  subscriber TEXT PRIMARY KEY NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- GeoPackage attribute tables have an integer key
+  subscriber TEXT NOT NULL UNIQUE,
   transition_id INTEGER NOT NULL, -- the last transition it has (delivered or skipped)
   updated_at DATETIME NOT NULL
 );

@@ -85,12 +85,17 @@ type Options struct {
 	Version string
 	// MaxBytes caps a body after gzip decoding (default 256 MiB).
 	MaxBytes int64
+	// Transport carries the requests (default http.DefaultTransport). A custom
+	// one must decode gzip itself as http.Transport does, or the cap applies
+	// to the compressed bytes.
+	Transport http.RoundTripper
 }
 
 // Fetcher reads a source's input. It is safe for concurrent use. It remembers
 // validators per target, so two sources reading the same target need a Fetcher
 // each, or one would see 304s for what the other fetched; Fetchers cost little,
-// and all of them pool connections in http.DefaultTransport.
+// and all of them pool connections in http.DefaultTransport unless
+// Options.Transport says otherwise.
 type Fetcher struct {
 	client    *http.Client
 	userAgent string
@@ -121,7 +126,7 @@ func New(opt Options) *Fetcher {
 		// The default transport asks for gzip and decodes it only because we
 		// never set Accept-Encoding ourselves; the body cap then applies to the
 		// decoded bytes, so a small gzip bomb cannot fill memory.
-		client:     &http.Client{Timeout: opt.Timeout},
+		client:     &http.Client{Timeout: opt.Timeout, Transport: opt.Transport},
 		userAgent:  "geowatch/" + opt.Version + " (+https://github.com/geowatch/geowatch)",
 		maxBytes:   opt.MaxBytes,
 		validators: make(map[string]validators),

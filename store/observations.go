@@ -507,6 +507,20 @@ func scanObservation(rows *sql.Rows, detail bool) (monitor.Observation, error) {
 }
 
 // CountObservations returns the number of stored observations.
+// ObservedAt returns when the observation stored under (source, id) was
+// observed, and false when there is none.
+func (db *DB) ObservedAt(ctx context.Context, source, id string) (time.Time, bool, error) {
+	var t time.Time
+	err := db.r.QueryRowContext(ctx, `SELECT observed_at FROM observations WHERE source = ? AND ext_id = ?`, source, id).Scan(&t)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: observation %s/%s in %s: %w", source, id, db.path, err)
+	}
+	return t.UTC(), true, nil
+}
+
 func (db *DB) CountObservations(ctx context.Context) (int64, error) {
 	var n int64
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM observations`).Scan(&n); err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/sink"
+	"github.com/geowatch/geowatch/monitor/source/replay"
+	"github.com/geowatch/geowatch/store"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
@@ -182,6 +184,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	if err != nil {
 		return err
 	}
+	resumeReplays(ctx, plan, st, log)
 	engine.SetMaxFuture(plan.MaxFuture)
 	subs, err := openSubscribers(plan.Subscribers, log)
 	if err != nil {
@@ -228,7 +231,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 				return
 			case <-hup:
 				svc.reloading()
-				next, err := reload(cfgPath, plan, d, engine, subs, api, log)
+				next, err := reload(ctx, cfgPath, plan, st, d, engine, subs, api, log)
 				if err != nil {
 					log.Error("reload failed, keeping previous config", zap.Error(err))
 				} else {
@@ -267,7 +270,7 @@ type reloaded struct {
 
 // reload builds the whole new config and swaps it in only if every part of it
 // is valid; the running config is untouched otherwise.
-func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
+func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
 	start := time.Now()
 	_, plan, err := loadConfig(cfgPath)
 	if err != nil {
@@ -291,6 +294,7 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 	if err != nil {
 		return reloaded{}, err
 	}
+	resumeReplays(ctx, plan, st, log)
 	ch, err := d.Apply(plan.Checks, plan.Watches)
 	if err != nil {
 		subs.Close()
@@ -312,6 +316,36 @@ func reload(cfgPath string, old *configs.Plan, d *daemon.Daemon, engine *monitor
 		zap.Strings("removed", ch.Removed), zap.Strings("changed", ch.Changed),
 		zap.Int("unchanged", len(ch.Unchanged)), zap.Duration("duration", time.Since(start)))
 	return reloaded{plan: plan, subs: subs}, nil
+}
+
+// resumeReplays makes each replay source resume the timeline of the run that
+// stored its recording, found from the stored time of the recording's earliest
+// event: a restarted demo leaves its rows as they were instead of moving every
+// one (and opening its alerts again at the new times).
+func resumeReplays(ctx context.Context, plan *configs.Plan, st *store.DB, log *zap.Logger) {
+	for _, c := range plan.Checks {
+		src := c.Source
+		if n, ok := src.(configs.Namespaced); ok {
+			src = n.Source
+		}
+		r, ok := src.(*replay.Source)
+		if !ok {
+			continue
+		}
+		id, recorded, ok := r.First()
+		if !ok {
+			continue
+		}
+		stored, found, err := st.ObservedAt(ctx, c.Name, id)
+		if err != nil {
+			log.Warn("replay starts a new timeline: the stored one cannot be read", zap.String("source", c.Name), zap.Error(err))
+			continue
+		}
+		if found {
+			r.Resume(stored.Sub(recorded))
+			log.Debug("replay resumes its stored timeline", zap.String("source", c.Name), zap.Time("first_event", stored))
+		}
+	}
 }
 
 // warnRemovals warns when a reload removed every watch or most of them: a

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
 )
 
@@ -244,6 +245,43 @@ func TestDefaultConfigFires(t *testing.T) {
 	}
 	if _, err := os.Stat("geowatch.gpkg"); err != nil {
 		t.Error(err)
+	}
+	alertsAfter := func() []monitor.Alert {
+		st, err := store.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		as, err := st.Alerts(t.Context(), store.AlertFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	first := alertsAfter()
+
+	// The demo restarts stably: the replay resumes its stored timeline, so the
+	// second run updates no row, opens no second alert and announces nothing.
+	again := runFor(t, "", func(b *syncBuffer) bool { return len(b.find(t, "scheduler started")) > 0 })
+	if n := len(again.find(t, "alert firing")); n != 0 {
+		t.Errorf("the restarted demo announced %d alerts again", n)
+	}
+	if second := alertsAfter(); len(second) != len(first) {
+		t.Errorf("the restarted demo has %d alerts, want the first run's %d: %+v", len(second), len(first), second)
+	}
+	st, err := store.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srcs, err := st.Sources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range srcs {
+		if s.Name == "scenario" && (s.Last.Updated != 0 || s.Last.Added != 0) {
+			t.Errorf("the restarted demo's check: %+v, want nothing added or updated", s.Last)
+		}
 	}
 }
 

@@ -4,10 +4,10 @@
 // each pull emits the events whose re-based time has come.
 //
 // The offset is fixed by the first Pull of a Source value and kept for its life.
-// A restarted daemon (or a config reload that builds a new Source) re-bases
-// again and replays from the start; since ids are the document's own, the
-// replayed records reach the store as updates of the rows stored last time (their
-// times moved), not as new observations.
+// A restarted daemon (or a config reload that builds a new Source) resumes the
+// timeline of the run that stored the recording (Resume, from the stored time of
+// its earliest event), so the stored rows stay as they are; with nothing
+// stored, it re-bases afresh.
 //
 // It imports monitor, monitor/source/geojson and the standard library.
 package replay
@@ -119,4 +119,24 @@ func (s *Source) Offset() (time.Duration, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.offset, s.started
+}
+
+// First returns the id and recorded time of the recording's earliest event,
+// the first one a run stores; false for an empty recording.
+func (s *Source) First() (id string, recorded time.Time, ok bool) {
+	if len(s.obs) == 0 {
+		return "", time.Time{}, false
+	}
+	return s.obs[0].ID, s.obs[0].Time, true
+}
+
+// Resume fixes the offset to one an earlier run used, before the first Pull
+// would choose one, so that a restart replays the same timeline and what that
+// run stored comes again unchanged. It does nothing once Pull has run.
+func (s *Source) Resume(offset time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		s.offset, s.started = offset, true
+	}
 }

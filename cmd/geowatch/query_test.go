@@ -71,17 +71,24 @@ func at(c orb.Point, bearingDeg, d float64) orb.Point {
 // with heading.
 func readmeSection(t *testing.T, heading string) string {
 	t.Helper()
+	return readmeBlock(t, "\n## "+heading, "sh")
+}
+
+// readmeBlock returns the first code block in lang after the README line that
+// starts with heading (which includes its leading newline and #s).
+func readmeBlock(t *testing.T, heading, lang string) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "\n## "+heading)
+	_, rest, ok := strings.Cut(string(b), heading)
 	if !ok {
-		t.Fatalf("README has no section %q", heading)
+		t.Fatalf("README has no section %q", strings.TrimSpace(heading))
 	}
-	_, rest, ok = strings.Cut(rest, "```sh\n")
+	_, rest, ok = strings.Cut(rest, "```"+lang+"\n")
 	if !ok {
-		t.Fatalf("README section %q has no sh block", heading)
+		t.Fatalf("README section %q has no %s block", strings.TrimSpace(heading), lang)
 	}
 	block, _, _ := strings.Cut(rest, "```")
 	return block

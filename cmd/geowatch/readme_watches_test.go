@@ -15,20 +15,7 @@ const russiaRegions = "../../../shared/data/russia-regions/russia_federal_subjec
 // readmeYAML returns the first yaml block under the README heading "### "+heading.
 func readmeYAML(t *testing.T, heading string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "\n### "+heading+"\n")
-	if !ok {
-		t.Fatalf("README has no section %q", heading)
-	}
-	_, rest, ok = strings.Cut(rest, "```yaml\n")
-	if !ok {
-		t.Fatalf("README section %q has no yaml block", heading)
-	}
-	block, _, _ := strings.Cut(rest, "```")
-	return block
+	return readmeBlock(t, "\n### "+heading+"\n", "yaml")
 }
 
 // backtestRows runs geowatch backtest as the README shows and returns the

@@ -7,8 +7,9 @@ import "context"
 type Notifier interface {
 	// Name identifies the subscriber in logs and metrics.
 	Name() string
-	// Notify delivers one event. It must not block for long: the engine calls it
-	// after the transition is persisted, and a failure is logged and retried on a
-	// later evaluation, never lost.
+	// Notify delivers one event. The subscriber's own courier calls it, in
+	// transition order, after the transition is persisted; it may take as long
+	// as its ctx allows (DeliveryTimeout) and delays no one but this subscriber.
+	// A failure is logged and retried with backoff, never skipped.
 	Notify(ctx context.Context, ev Event) error
 }

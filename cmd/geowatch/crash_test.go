@@ -129,7 +129,7 @@ subscribers:
 	for i := range kills {
 		p := startBinary(t, bin, cfgPath, logPath)
 		// One kill in five comes early, before or just after the daemon is
-		// ready: during migrations, the first check runs and Redeliver.
+		// ready: during migrations, the first check runs and the first deliveries.
 		var after time.Duration
 		if rng.IntN(5) == 0 {
 			after = time.Duration(rng.Int64N(int64(800 * time.Millisecond)))

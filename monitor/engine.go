@@ -25,7 +25,7 @@ const maxRejectLogs = 20
 // Engine stores what checks pull and evaluates watches against the store, moving
 // alerts through their lifecycle (Step) and persisting every change before its
 // outbox delivers it to the subscribers. Its methods take the instant to act at;
-// only the outbox's timestamps of deliveries read a clock (SetClock).
+// only the outbox reads the clock, for its backoffs and to stamp deliveries.
 //
 // No lock is held across a sink: evaluations of one watch are serialised by the
 // watch's own lock, the engine-wide lock guards only in-memory maps, and each
@@ -118,10 +118,6 @@ func (e *Engine) SetMetrics(m Metrics) {
 	e.metrics = m
 	e.out.metrics = m
 }
-
-// SetClock sets the clock that stamps deliveries (subscribers' cursors and
-// notified_at); default time.Now. Call it before SetNotifiers.
-func (e *Engine) SetClock(now func() time.Time) { e.out.now = now }
 
 // Flush waits until every subscriber has every transition persisted so far, or
 // ctx ends.

@@ -268,6 +268,7 @@ func TestRestartKeepsState(t *testing.T) {
 		w := countWatch(t, monitor.NamedRule{})
 		reports(t, db, "a", vladivostok, 5, t0)
 		evaluate(t, e, w, t0)
+		closeEngine(t, e) // a stop lets the subscribers take what is queued, as the daemon's does
 		db.Close()
 
 		db2 := openStore(t, path)
@@ -319,7 +320,9 @@ func TestRestartWhilePending(t *testing.T) {
 		db := openStore(t, path)
 		w := countWatch(t, monitor.NamedRule{For: 30 * time.Minute, Labels: map[string]string{"team": "east"}})
 		reports(t, db, "a", vladivostok, 10, t0)
-		evaluate(t, newEngine(t, db, &recorder{}), w, t0)
+		e0 := newEngine(t, db, &recorder{})
+		evaluate(t, e0, w, t0)
+		closeEngine(t, e0)
 		db.Close()
 
 		db2 := openStore(t, path)

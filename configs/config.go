@@ -310,7 +310,15 @@ func Load(path string) (*Config, error) {
 // Parse decodes data strictly (unknown keys and duplicate keys are errors),
 // fills defaults and validates the result. Validation errors are joined
 // *FieldError values carrying the line of the offending value.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (cfg *Config, err error) {
+	// The YAML library panics on some malformed input (found by FuzzParse:
+	// testdata/fuzz/FuzzParse); a config must fail with an error, so that a bad
+	// file in a reload keeps the running config instead of ending the daemon.
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, fmt.Errorf("config: the YAML decoder failed on this file (%v): check its syntax, and for stray control characters", r)
+		}
+	}()
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict()); err != nil {
 		return nil, errors.New(yaml.FormatError(err, false, true))

@@ -7,10 +7,13 @@
 package configs
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -274,7 +277,10 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	loc := e.Field
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0 && e.Field == "":
+		loc = fmt.Sprintf("line %d", e.Line)
+	case e.Line > 0:
 		loc = fmt.Sprintf("line %d: %s", e.Line, e.Field)
 	}
 	if e.Value != nil && e.Value != "" {
@@ -307,9 +313,11 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes data strictly (unknown keys and duplicate keys are errors),
-// fills defaults and validates the result. Validation errors are joined
-// *FieldError values carrying the line of the offending value.
+// Parse decodes data, fills defaults and validates the result. It reports
+// every problem of the file at once: unknown and repeated keys, values of the
+// wrong kind (checkSchema) and validation errors, as joined *FieldError values
+// carrying the line of the offending value. Only a YAML syntax error stops it
+// at the first.
 func Parse(data []byte) (cfg *Config, err error) {
 	// The YAML library panics on some malformed input (found by FuzzParse:
 	// testdata/fuzz/FuzzParse); a config must fail with an error, so that a bad
@@ -319,31 +327,84 @@ func Parse(data []byte) (cfg *Config, err error) {
 			cfg, err = nil, fmt.Errorf("config: the YAML decoder failed on this file (%v): check its syntax, and for stray control characters", r)
 		}
 	}()
-	var c Config
-	if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict()); err != nil {
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
 		return nil, errors.New(yaml.FormatError(err, false, true))
 	}
-	c.setDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, withLines(err, data)
+	var c Config
+	var schemaErrs []error
+	switch {
+	case len(f.Docs) > 1:
+		return nil, &FieldError{Line: f.Docs[1].GetToken().Position.Line, Err: errors.New("a config is one YAML document: remove the second")}
+	case len(f.Docs) == 1 && f.Docs[0].Body != nil:
+		schemaErrs = checkSchema(f.Docs[0].Body)
+		if err := yaml.NodeToValue(f.Docs[0].Body, &c, yaml.AllowDuplicateMapKey()); err != nil {
+			if len(schemaErrs) > 0 {
+				return nil, errors.Join(schemaErrs...)
+			}
+			return nil, errors.New(yaml.FormatError(err, false, true))
+		}
 	}
-	return &c, nil
+	c.setDefaults()
+	verr := c.Validate()
+	if verr == nil && len(schemaErrs) == 0 {
+		return &c, nil
+	}
+	errs := schemaErrs
+	for _, e := range unjoin(withLines(verr, data)) {
+		if !underAny(e, schemaErrs) {
+			errs = append(errs, e)
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(lineOfErr(a), lineOfErr(b)) })
+	return nil, errors.Join(errs...)
+}
+
+// lineOfErr is e's line for sorting; errors without one sort last.
+func lineOfErr(e error) int {
+	var fe *FieldError
+	if errors.As(e, &fe) && fe.Line > 0 {
+		return fe.Line
+	}
+	return math.MaxInt
+}
+
+// unjoin lists the errors joined in err.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// underAny reports whether e is a validation error at or below a field that a
+// schema error already reported (its value was dropped, so validation sees it
+// missing).
+func underAny(e error, schemaErrs []error) bool {
+	var fe *FieldError
+	if !errors.As(e, &fe) {
+		return false
+	}
+	for _, s := range schemaErrs {
+		var se *FieldError
+		if errors.As(s, &se) && (fe.Field == se.Field || strings.HasPrefix(fe.Field, se.Field+".") || strings.HasPrefix(fe.Field, se.Field+"[")) {
+			return true
+		}
+	}
+	return false
 }
 
 // withLines fills the Line of every *FieldError in err by finding its field path
 // in the document.
 func withLines(err error, data []byte) error {
-	f, perr := parser.ParseBytes(data, 0)
+	f, perr := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if perr != nil {
 		return err
 	}
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
+	for _, e := range unjoin(err) {
 		var fe *FieldError
 		if errors.As(e, &fe) && fe.Line == 0 {
 			fe.Line = lineOf(f, fe.Field)

@@ -176,3 +176,78 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseReportsEveryError: one run reports every mistake of the file, each
+// with its line and field path, in the user's words (no Go type names), with the
+// valid keys and the nearest one for an unknown key.
+func TestParseReportsEveryError(t *testing.T) {
+	src := `database: x.db
+databse: y.db
+sources:
+  - name: feed
+    type: geojson
+    url: http://127.0.0.1/feed
+    schedule: "every minute"
+    timeout: [1]
+watches:
+  - name: vlad
+    place: Vladivostok
+    radius: 50km
+    rules:
+      - type: count
+        min: 6 hours
+        window: 6h
+        windw: 2h
+        kinds: quake
+      - type: cluster
+        eps: 2km
+        min_points: 3.5
+        window: 6h
+  - name: other
+    lat: 43
+    lon: 131
+    radius: 5km
+    name: again
+    polygon: [1, 2]
+    rules: [{type: count, min: 1, window: 1h, severity: {a: 1}}]
+`
+	_, err := Parse([]byte(src))
+	if err == nil {
+		t.Fatal("Parse accepted it")
+	}
+	want := []string{
+		`line 2: databse: unknown key; did you mean "database"? (the keys here: database, durability,`,
+		`line 7: sources[0].schedule: every minute:`,
+		`line 8: sources[0].timeout: wrong type: want a string, got a list`,
+		`line 15: watches[0].rules[0].min: wrong type: want a number, got the string "6 hours"`,
+		`line 17: watches[0].rules[0].windw: unknown key; did you mean "window"?`,
+		`line 18: watches[0].rules[0].kinds: wrong type: want a list, got the string "quake"`,
+		`line 21: watches[0].rules[1].min_points: wrong type: want a whole number, got 3.5`,
+		`line 27: watches[1].name: key given twice (first on line 23)`,
+		`line 28: watches[1].polygon: wrong type: want a mapping of keys (name: value), got a list`,
+		`line 29: watches[1].rules[0].severity: wrong type: want a string, got a mapping`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+			t.Errorf("error %d does not start %q:\n%v", i+1, w, err)
+		}
+	}
+	for _, goName := range []string{"configs.", "Go struct", "RuleConfig", "float64", "[]string", "interface"} {
+		if strings.Contains(err.Error(), goName) {
+			t.Errorf("errors speak Go (%q):\n%v", goName, err)
+		}
+	}
+	for _, e := range unjoin(err) {
+		var fe *FieldError
+		if !errors.As(e, &fe) || fe.Line == 0 {
+			t.Errorf("%v: not a *FieldError with a line", e)
+		}
+	}
+	if !errors.Is(err, ErrUnknownKey) || !errors.Is(err, ErrWrongType) || !errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("%v does not wrap the schema errors", err)
+	}
+}

@@ -299,6 +299,26 @@ func TestCheckConfig(t *testing.T) {
 			t.Errorf("check-config output lacks %q:\n%s", want, stderr.String())
 		}
 	}
+	// The three mistakes a newcomer makes at once are three lines, each with its
+	// line and field, the unknown key with the one meant.
+	three := filepath.Join(dir, "three.yaml")
+	writeFile(t, three, "watches:\n  - name: w\n    place: Vladivostok\n    radious: 5km\n    schedule: \"every minute\"\n    rules: [{type: count, min: 1, window: 6 hours}]\n")
+	stderr.Reset()
+	err = run(t.Context(), []string{"check-config", three}, &stdout, &stderr)
+	if err == nil || !strings.HasSuffix(err.Error(), ": 4 errors") {
+		t.Errorf("check-config with three mistakes = %v, want 4 errors (the misspelt radius is also missing)", err)
+	}
+	for _, want := range []string{
+		"line 2: watches[0].radius: required",
+		`line 4: watches[0].radious: unknown key; did you mean "radius"? (the keys here: name, place, lat, lon, radius,`,
+		"line 5: watches[0].schedule: every minute:",
+		`line 6: watches[0].rules[0].window: duration "6 hours": unknown unit`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, stderr.String())
+		}
+	}
+
 	good := filepath.Join(dir, "good.yaml")
 	writeFile(t, good, string(configs.DefaultYAML))
 	stdout.Reset()

@@ -134,15 +134,15 @@ type alertJSON struct {
 	State       string             `json:"state"`
 	RadiusM     float64            `json:"radius_m"`
 	WindowS     float64            `json:"window_s"`
-	StartsAt    *time.Time         `json:"starts_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
-	EndsAt      *time.Time         `json:"ends_at"`
+	StartsAt    *jsonTime          `json:"starts_at"`
+	UpdatedAt   jsonTime           `json:"updated_at"`
+	EndsAt      *jsonTime          `json:"ends_at"`
 	Count       int                `json:"count"`
 	Weight      float64            `json:"weight"`
 	Lat         float64            `json:"lat"`
 	Lon         float64            `json:"lon"`
-	FirstSeen   *time.Time         `json:"first_seen"`
-	LastSeen    *time.Time         `json:"last_seen"`
+	FirstSeen   *jsonTime          `json:"first_seen"`
+	LastSeen    *jsonTime          `json:"last_seen"`
 	FIDs        []int64            `json:"fids"`
 	Labels      map[string]string  `json:"labels,omitempty"`
 	Summary     string             `json:"summary,omitempty"`
@@ -151,27 +151,19 @@ type alertJSON struct {
 }
 
 type transitionJSON struct {
-	ID         int64      `json:"id"`
-	AlertID    int64      `json:"alert_id"`
-	At         time.Time  `json:"at"`
-	From       *string    `json:"from"`
-	To         string     `json:"to"`
-	NotifiedAt *time.Time `json:"notified_at"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
+	ID         int64     `json:"id"`
+	AlertID    int64     `json:"alert_id"`
+	At         jsonTime  `json:"at"`
+	From       *string   `json:"from"`
+	To         string    `json:"to"`
+	NotifiedAt *jsonTime `json:"notified_at"`
 }
 
 func toAlertJSON(a monitor.Alert, hist map[int64][]store.TransitionRecord) alertJSON {
 	j := alertJSON{
 		ID: a.ID, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType, Severity: a.Severity.String(),
 		State: a.State.String(), RadiusM: a.RadiusMeters, WindowS: a.Window.Seconds(),
-		StartsAt: optTime(a.StartsAt), UpdatedAt: a.UpdatedAt.UTC(), EndsAt: optTime(a.EndsAt),
+		StartsAt: optTime(a.StartsAt), UpdatedAt: jsonTime{a.UpdatedAt}, EndsAt: optTime(a.EndsAt),
 		Count: a.Finding.Count, Weight: a.Finding.Weight, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
 		FirstSeen: optTime(a.Finding.FirstSeen), LastSeen: optTime(a.Finding.LastSeen), FIDs: a.Finding.FIDs,
 		Labels: a.Labels, Summary: a.Summary, Stats: finite(a.Finding.Stats),
@@ -182,7 +174,7 @@ func toAlertJSON(a monitor.Alert, hist map[int64][]store.TransitionRecord) alert
 	if hist != nil {
 		j.Transitions = []transitionJSON{}
 		for _, t := range hist[a.ID] {
-			tj := transitionJSON{ID: t.ID, AlertID: t.AlertID, At: t.At.UTC(), To: t.To.String(), NotifiedAt: optTime(t.NotifiedAt)}
+			tj := transitionJSON{ID: t.ID, AlertID: t.AlertID, At: jsonTime{t.At}, To: t.To.String(), NotifiedAt: optTime(t.NotifiedAt)}
 			if t.From != 0 {
 				s := t.From.String()
 				tj.From = &s

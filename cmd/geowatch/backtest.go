@@ -28,7 +28,7 @@ type backtestStore struct {
 
 // backtestRow is one transition as the backtest prints and writes it.
 type backtestRow struct {
-	At       time.Time          `json:"at"`
+	At       jsonTime           `json:"at"`
 	Watch    string             `json:"watch"`
 	Rule     string             `json:"rule"`
 	RuleType string             `json:"rule_type"`
@@ -39,8 +39,8 @@ type backtestRow struct {
 	Count    int                `json:"count"`
 	Lat      float64            `json:"lat"`
 	Lon      float64            `json:"lon"`
-	First    time.Time          `json:"first_seen"`
-	Last     time.Time          `json:"last_seen"`
+	First    jsonTime           `json:"first_seen"`
+	Last     jsonTime           `json:"last_seen"`
 	Stats    map[string]float64 `json:"stats,omitempty"`
 	Summary  string             `json:"summary,omitempty"`
 }
@@ -149,10 +149,10 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			continue
 		}
 		a, t := ev.Alert, ev.Transition
-		rows = append(rows, backtestRow{At: t.At, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
+		rows = append(rows, backtestRow{At: jsonTime{t.At}, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
 			Severity: a.Severity.String(), AlertID: a.ID, From: t.From.String(), To: t.To.String(),
 			Count: a.Finding.Count, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
-			First: a.Finding.FirstSeen, Last: a.Finding.LastSeen, Stats: a.Finding.Stats, Summary: a.Summary})
+			First: jsonTime{a.Finding.FirstSeen}, Last: jsonTime{a.Finding.LastSeen}, Stats: a.Finding.Stats, Summary: a.Summary})
 	}
 	if *jsonOut != "" {
 		data, err := json.MarshalIndent(rows, "", "  ")

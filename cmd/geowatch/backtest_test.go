@@ -42,6 +42,7 @@ func TestBacktestChallis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assertFixedWidthTimes(t, data)
 	if err := json.Unmarshal(data, &rows); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestBacktestChallis(t *testing.T) {
 			t.Errorf("quiet watch %s: %+v", r.Watch, r)
 		}
 		if r.To == "firing" && fired[r.Rule].IsZero() {
-			fired[r.Rule] = r.At
+			fired[r.Rule] = r.At.Time
 		}
 	}
 	for _, rule := range []string{"cluster", "surge", "scan"} {

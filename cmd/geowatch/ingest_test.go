@@ -131,6 +131,7 @@ sources:
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("sources --format json: %v\n%s", err, stdout.String())
 	}
+	assertFixedWidthTimes(t, stdout.Bytes())
 	want := countsJSON{Seen: 2, Added: 1, Rejected: 1}
 	if len(got) != 1 || got[0].Name != "sheet" || got[0].Last != want || got[0].Total != want ||
 		got[0].LastRun == nil || got[0].LastError != nil {

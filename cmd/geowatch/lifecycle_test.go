@@ -78,6 +78,9 @@ func TestAlertsCommand(t *testing.T) {
 		if err := json.Unmarshal(stdout.Bytes(), &as); err != nil {
 			t.Fatalf("alerts %v: %v\n%s", args, err, stdout.String())
 		}
+		if len(as) > 0 {
+			assertFixedWidthTimes(t, stdout.Bytes())
+		}
 		return as
 	}
 	ids := func(as []alertJSON) string {

@@ -29,6 +29,25 @@ import (
 // form, so that text order is time order and values compare with SQL's.
 const outTime = "2006-01-02T15:04:05.000Z"
 
+// jsonTime is a time in the commands' JSON output, written as outTime (UTC,
+// milliseconds, fixed width), so that a script can sort or compare the strings.
+type jsonTime struct{ time.Time }
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(outTime) + `"`), nil
+}
+
+func (t *jsonTime) UnmarshalJSON(b []byte) error { return t.Time.UnmarshalJSON(b) }
+
+// optTime is t for JSON output, or nil (null) for the zero time: a time that
+// never was.
+func optTime(t time.Time) *jsonTime {
+	if t.IsZero() {
+		return nil
+	}
+	return &jsonTime{t}
+}
+
 // tableFlushRows is how many rows the table format aligns at a time: tabwriter
 // holds its input until a flush, and query must not hold a whole result.
 const tableFlushRows = 1000

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -547,4 +548,40 @@ func TestExport(t *testing.T) {
 			t.Errorf("temporary files left: %v", m)
 		}
 	})
+}
+
+// assertFixedWidthTimes fails unless every time in the JSON document data is
+// written as the database writes it: UTC to the millisecond, fixed width.
+func assertFixedWidthTimes(t *testing.T, data []byte) {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	fixed := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case string:
+			if _, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				n++
+				if !fixed.MatchString(v) {
+					t.Errorf("time %q is not fixed-width (want like 2026-12-01T08:00:00.000Z)", v)
+				}
+			}
+		}
+	}
+	walk(doc)
+	if n == 0 {
+		t.Errorf("no times in %s", data)
+	}
 }

@@ -44,7 +44,7 @@ func firstFiring(rows []backtestRow) map[string]time.Time {
 	fired := map[string]time.Time{}
 	for _, r := range rows {
 		if k := r.Watch + "/" + r.Rule; r.To == "firing" && fired[k].IsZero() {
-			fired[k] = r.At
+			fired[k] = r.At.Time
 		}
 	}
 	return fired

@@ -284,16 +284,16 @@ func writeSilencesTable(w io.Writer, ss []store.SilenceRecord, now time.Time) er
 // silenceJSON is one silence as --format json prints it; keys follow the
 // silences table's columns, with null for an empty watch or rule (any).
 type silenceJSON struct {
-	ID        int64      `json:"id"`
-	State     string     `json:"state"`
-	Watch     *string    `json:"watch"`
-	Rule      *string    `json:"rule"`
-	StartsAt  time.Time  `json:"starts_at"`
-	EndsAt    time.Time  `json:"ends_at"`
-	CreatedBy string     `json:"created_by"`
-	Comment   string     `json:"comment"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiredAt *time.Time `json:"expired_at"`
+	ID        int64     `json:"id"`
+	State     string    `json:"state"`
+	Watch     *string   `json:"watch"`
+	Rule      *string   `json:"rule"`
+	StartsAt  jsonTime  `json:"starts_at"`
+	EndsAt    jsonTime  `json:"ends_at"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+	CreatedAt jsonTime  `json:"created_at"`
+	ExpiredAt *jsonTime `json:"expired_at"`
 }
 
 func writeSilencesJSON(w io.Writer, ss []store.SilenceRecord, now time.Time) error {
@@ -307,12 +307,8 @@ func writeSilencesJSON(w io.Writer, ss []store.SilenceRecord, now time.Time) err
 	for _, s := range ss {
 		j := silenceJSON{
 			ID: s.ID, State: silenceState(s, now), Watch: opt(s.Watch), Rule: opt(s.Rule),
-			StartsAt: s.StartsAt.UTC(), EndsAt: s.EndsAt.UTC(), CreatedBy: s.CreatedBy, Comment: s.Comment,
-			CreatedAt: s.CreatedAt.UTC(),
-		}
-		if !s.ExpiredAt.IsZero() {
-			t := s.ExpiredAt.UTC()
-			j.ExpiredAt = &t
+			StartsAt: jsonTime{s.StartsAt}, EndsAt: jsonTime{s.EndsAt}, CreatedBy: s.CreatedBy, Comment: s.Comment,
+			CreatedAt: jsonTime{s.CreatedAt}, ExpiredAt: optTime(s.ExpiredAt),
 		}
 		out = append(out, j)
 	}

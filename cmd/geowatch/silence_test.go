@@ -126,6 +126,7 @@ func TestSilenceCommands(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &all); err != nil {
 		t.Fatal(err)
 	}
+	assertFixedWidthTimes(t, stdout.Bytes())
 	if len(all) != 2 || all[0].State != "expired" || all[0].ExpiredAt == nil || all[0].CreatedBy != "ana" {
 		t.Errorf("all silences = %+v, want the expired one first", all)
 	}

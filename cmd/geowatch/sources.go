@@ -106,8 +106,8 @@ func tableTime(t time.Time) string {
 type sourceJSON struct {
 	Name                string     `json:"name"`
 	Type                string     `json:"type"`
-	LastRun             *time.Time `json:"last_run"`
-	LastSuccess         *time.Time `json:"last_success"`
+	LastRun             *jsonTime  `json:"last_run"`
+	LastSuccess         *jsonTime  `json:"last_success"`
 	LastError           *string    `json:"last_error"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	LastDurationSeconds float64    `json:"last_duration_s"`
@@ -131,16 +131,9 @@ func counts(r monitor.IngestResult) countsJSON {
 // and for no error.
 func writeSourcesJSON(w io.Writer, ss []store.SourceStatus) error {
 	out := make([]sourceJSON, 0, len(ss))
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		u := t.UTC()
-		return &u
-	}
 	for _, s := range ss {
 		j := sourceJSON{
-			Name: s.Name, Type: s.Type, LastRun: opt(s.LastRun), LastSuccess: opt(s.LastSuccess),
+			Name: s.Name, Type: s.Type, LastRun: optTime(s.LastRun), LastSuccess: optTime(s.LastSuccess),
 			ConsecutiveFailures: s.ConsecutiveFailures, LastDurationSeconds: s.LastDuration.Seconds(),
 			Last: counts(s.Last), Total: counts(s.Total),
 		}

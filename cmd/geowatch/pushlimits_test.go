@@ -270,6 +270,24 @@ func TestWALGauge(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "geowatch.gpkg")
 	base, _ := pushDaemonConfig(t, dbPath, "wal_warn: 64KiB\nwal_max: 128KiB\n", "", "")
 	client := &http.Client{Timeout: time.Minute}
+	// An analyst's open read transaction holds its snapshot, so no checkpoint
+	// can truncate the WAL under it: the WAL grows with every push until
+	// wal_max refuses one, however fast the checkpointer runs (without the
+	// reader, whether a push sees the WAL past wal_max is a race).
+	ro, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	reader, err := ro.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback()
+	var n int
+	if err := reader.QueryRow(`SELECT count(*) FROM observations`).Scan(&n); err != nil { // takes the snapshot
+		t.Fatal(err)
+	}
 	var refused pushAnswer
 	for i := 0; refused.code == 0; i++ {
 		if i == 100 {
@@ -292,9 +310,9 @@ func TestWALGauge(t *testing.T) {
 	if m == nil {
 		t.Fatal("/metrics lacks geowatch_wal_bytes")
 	}
-	// Its value may already be 0: with no reader the checkpointer truncates
-	// the WAL past wal_warn. TestWALLimits checks the size under a reader.
-	if _, err := strconv.ParseFloat(m[1], 64); err != nil {
-		t.Errorf("geowatch_wal_bytes = %q: %v", m[1], err)
+	// The gauge reads the WAL's size at scrape time, and the reader keeps it
+	// past wal_max.
+	if v, err := strconv.ParseFloat(m[1], 64); err != nil || v < 128<<10 {
+		t.Errorf("geowatch_wal_bytes = %q (%v), want at least wal_max (128 KiB) under the reader", m[1], err)
 	}
 }

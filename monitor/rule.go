@@ -63,8 +63,8 @@ type Progression struct {
 	Steps     []ProgressionStep `json:"steps"`
 	SpeedKmh  float64           `json:"speed_kmh"` // least-squares fit of position on time
 	// Next is the next step expected at SpeedKmh: at the next gazetteer place
-	// along the corridor beyond the last step, or, with none, one mean step
-	// spacing on; nil when the last step is at the corridor's end.
+	// along the corridor at least min_gap beyond the last step, or, with none,
+	// one mean step spacing on; nil when the last step is at the corridor's end.
 	Next *ProgressionStep `json:"next,omitempty"`
 	// End is the corridor's end in the direction of travel, when it would be
 	// reached at SpeedKmh; nil when the last step is there.

@@ -368,9 +368,10 @@ func (r *Progression) finding(c geo.Corridor, steps []step, chain []int, dir flo
 	return f
 }
 
-// next predicts the next step: at the first place along the corridor more
-// than StepMeters beyond the last step, or, with none, one mean step spacing
-// on (not beyond the corridor's end), reached at speed.
+// next predicts the next step: at the first place along the corridor at least
+// MinGapMeters beyond the last step (where the next step could be), or, with
+// none, one mean step spacing on (not beyond the corridor's end), reached at
+// speed.
 func (r *Progression) next(c geo.Corridor, steps []step, chain []int, dir, speed float64) *monitor.ProgressionStep {
 	last := steps[chain[len(chain)-1]]
 	first := steps[chain[0]]
@@ -381,7 +382,7 @@ func (r *Progression) next(c geo.Corridor, steps []step, chain []int, dir, speed
 			continue
 		}
 		ahead := dir * (along - last.along)
-		if ahead > r.p.StepMeters && (math.IsNaN(target) || ahead < dir*(target-last.along)) {
+		if ahead >= r.p.MinGapMeters && (math.IsNaN(target) || ahead < dir*(target-last.along)) {
 			target, name = along, pl.Name
 		}
 	}

@@ -177,15 +177,15 @@ func (c Columns) First() string {
 // WatchConfig is a watched place and its rules: a circle around a place name
 // known to the gazetteer or explicit lat/lon, or a polygon.
 type WatchConfig struct {
-	Name     string         `yaml:"name"`
-	Place    string         `yaml:"place"`
-	Lat      *float64       `yaml:"lat"`
-	Lon      *float64       `yaml:"lon"`
-	Radius   string         `yaml:"radius"`
-	Polygon  *PolygonConfig `yaml:"polygon"`
+	Name     string          `yaml:"name"`
+	Place    string          `yaml:"place"`
+	Lat      *float64        `yaml:"lat"`
+	Lon      *float64        `yaml:"lon"`
+	Radius   string          `yaml:"radius"`
+	Polygon  *PolygonConfig  `yaml:"polygon"`
 	Corridor *CorridorConfig `yaml:"corridor"`
-	Schedule string         `yaml:"schedule"` // default "@every 1m"
-	Rules    []RuleConfig   `yaml:"rules"`
+	Schedule string          `yaml:"schedule"` // default "@every 1m"
+	Rules    []RuleConfig    `yaml:"rules"`
 }
 
 // DedupeConfig counts observations of one kind within a distance and a time

@@ -331,7 +331,9 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string, w *moni
 	case "progression":
 		c, isCorridor := w.Shape.(geo.Corridor)
 		if !isCorridor {
-			b.fail(path+".type", rc.Type, fmt.Errorf("%w: give the watch a corridor", rule.ErrNotCorridor))
+			if !b.corridorGiven { // else the corridor's own error says it
+				b.fail(path+".type", rc.Type, fmt.Errorf("%w: give the watch a corridor", rule.ErrNotCorridor))
+			}
 			return nr, false
 		}
 		p := rule.ProgressionParams{Kinds: rc.Kinds, Direction: rc.Direction}

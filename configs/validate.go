@@ -203,6 +203,9 @@ type builder struct {
 	plan     *Plan
 	errs     []error
 	pushPath string // the push source's path, once one is seen
+	// corridorGiven is whether the watch being built was given a corridor,
+	// so that a corridor that failed is not also reported at its rules.
+	corridorGiven bool
 }
 
 func (b *builder) fail(field string, value any, err error) {
@@ -347,6 +350,7 @@ func (b *builder) watch(path string, w WatchConfig) {
 		b.fail(path+".rules", nil, fmt.Errorf("%w: at least one rule", ErrRequired))
 	}
 	names := map[string]string{}
+	b.corridorGiven = w.Corridor != nil
 	for j, rc := range w.Rules {
 		rpath := fmt.Sprintf("%s.rules[%d]", path, j)
 		b.unique(names, rpath, rc.Name)

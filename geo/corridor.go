@@ -188,8 +188,11 @@ func (c Corridor) PointAt(alongMeters float64) orb.Point {
 			if alongMeters > cum[j+1] {
 				continue
 			}
-			if alongMeters <= cum[j] {
+			switch {
+			case alongMeters <= cum[j]:
 				return normalise(part[j])
+			case alongMeters == cum[j+1]:
+				return normalise(part[j+1]) // exactly, not by a bearing's rounding
 			}
 			a, b := part[j], part[j+1]
 			pt := orbgeo.PointAtBearingAndDistance(a, orbgeo.Bearing(a, b), alongMeters-cum[j])

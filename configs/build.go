@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
 	_ "time/tzdata" // time_zone names resolve without the system's zoneinfo
 
 	"github.com/geowatch/geowatch/geo"
+	"github.com/geowatch/geowatch/geo/gazetteer"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
@@ -197,18 +200,19 @@ func (s SourceConfig) GeoJSONOptions() geojson.Options {
 }
 
 // RuleTypes lists the rule types a config may name.
-var RuleTypes = []string{"count", "cluster", "surge", "scan"}
+var RuleTypes = []string{"count", "cluster", "surge", "scan", "progression"}
 
 // ruleOptions lists, per rule type, the type-specific options it reads; the
 // rest are errors when set.
 var ruleOptions = map[string][]string{
-	"count":   {"min", "window"},
-	"cluster": {"eps", "time_eps", "min_points", "window"},
-	"surge":   {"window", "baseline", "alpha", "min"},
-	"scan":    {"area", "period", "max_radius", "max_window", "time_unit", "replicates", "seed", "every", "recurrence", "centers"},
+	"count":       {"min", "window"},
+	"cluster":     {"eps", "time_eps", "min_points", "window"},
+	"surge":       {"window", "baseline", "alpha", "min"},
+	"scan":        {"area", "period", "max_radius", "max_window", "time_unit", "replicates", "seed", "every", "recurrence", "centers"},
+	"progression": {"window", "min_steps", "min_gap", "speed", "direction", "eps", "time_eps", "min_points"},
 }
 
-func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monitor.NamedRule, bool) {
+func (b *builder) rule(path string, rc RuleConfig, watchSchedule string, w *monitor.Watch) (monitor.NamedRule, bool) {
 	nr := monitor.NamedRule{Name: rc.Name, Type: rc.Type, Labels: rc.Labels}
 	n := len(b.errs)
 	sev, err := monitor.ParseSeverity(rc.Severity)
@@ -261,6 +265,7 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 		"period": rc.Period != "", "max_radius": rc.MaxRadius != "", "max_window": rc.MaxWindow != "",
 		"time_unit": rc.TimeUnit != "", "replicates": rc.Replicates != nil, "seed": rc.Seed != nil,
 		"every": rc.Every != "", "recurrence": rc.Recurrence != "", "centers": rc.Centers != "",
+		"min_steps": rc.MinSteps != nil, "min_gap": rc.MinGap != "", "speed": rc.Speed != "", "direction": rc.Direction != "",
 	} {
 		if set && !slices.Contains(opts, field) {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (%s)", ErrNotApplied, rc.Type))
@@ -323,6 +328,45 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 			return nr, false
 		}
 		r, err = rule.NewScan(p)
+	case "progression":
+		c, isCorridor := w.Shape.(geo.Corridor)
+		if !isCorridor {
+			if !b.corridorGiven { // else the corridor's own error says it
+				b.fail(path+".type", rc.Type, fmt.Errorf("%w: give the watch a corridor", rule.ErrNotCorridor))
+			}
+			return nr, false
+		}
+		p := rule.ProgressionParams{Kinds: rc.Kinds, Direction: rc.Direction}
+		p.Window = b.duration(path+".window", rc.Window, 0)
+		p.MinGapMeters = b.distance(path+".min_gap", rc.MinGap)
+		if rc.Speed == "" {
+			b.fail(path+".speed", nil, fmt.Errorf("%w: a range such as 20-120km/h", ErrRequired))
+		} else if lo, hi, err := ParseSpeedRange(rc.Speed); err != nil {
+			b.fail(path+".speed", rc.Speed, err)
+		} else {
+			p.MinSpeed, p.MaxSpeed = lo, hi
+		}
+		if rc.MinSteps != nil {
+			if *rc.MinSteps < 2 {
+				b.fail(path+".min_steps", *rc.MinSteps, errors.New("must be at least 2"))
+			}
+			p.MinSteps = *rc.MinSteps
+		}
+		if rc.Eps != "" {
+			p.StepMeters = b.distance(path+".eps", rc.Eps)
+		}
+		p.StepTime = b.optDuration(path+".time_eps", rc.TimeEps)
+		if rc.MinPoints != nil {
+			if *rc.MinPoints < 1 {
+				b.fail(path+".min_points", *rc.MinPoints, errors.New("must be at least 1"))
+			}
+			p.MinPoints = *rc.MinPoints
+		}
+		p.Places = b.placesAlong(c)
+		if len(b.errs) > n {
+			return nr, false
+		}
+		r, err = rule.NewProgression(p)
 	}
 	if err != nil {
 		b.ruleErr(path, err)
@@ -330,6 +374,54 @@ func (b *builder) rule(path string, rc RuleConfig, watchSchedule string) (monito
 	}
 	nr.Rule = r
 	return nr, len(b.errs) == n
+}
+
+// placesAlong returns the gazetteer's places (the config's too) near enough to
+// corridor c to name a progression's steps: within its width plus
+// rule.PlaceNearMeters of the line. Countries and regions, located by a single
+// point far from most of them, are left out.
+func (b *builder) placesAlong(c geo.Corridor) []rule.Place {
+	var out []rule.Place
+	reach := c.WidthMeters() + rule.PlaceNearMeters
+	for p := range b.plan.Gazetteer.All {
+		if p.Class == gazetteer.ClassCountry || p.Class == gazetteer.ClassRegion {
+			continue
+		}
+		if _, off := c.Project(p.Point); off <= reach {
+			out = append(out, rule.Place{Name: p.Name, Point: p.Point})
+		}
+	}
+	return out
+}
+
+// ParseSpeedRange reads a speed range such as "20-120km/h" (also m/s, mph and
+// kn) into metres per second.
+func ParseSpeedRange(s string) (lo, hi float64, err error) {
+	t := strings.ToLower(strings.ReplaceAll(s, " ", ""))
+	units := []struct {
+		suffix string
+		scale  float64
+	}{{"km/h", 1 / 3.6}, {"kmh", 1 / 3.6}, {"kph", 1 / 3.6}, {"m/s", 1}, {"mph", 0.44704}, {"kn", 1852.0 / 3600}}
+	scale := 0.0
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, scale = rest, u.scale
+			break
+		}
+	}
+	if scale == 0 {
+		return 0, 0, errors.New("want a range with a unit, such as 20-120km/h (km/h, m/s, mph or kn)")
+	}
+	a, b, ok := strings.Cut(t, "-")
+	if !ok {
+		return 0, 0, errors.New("want a range low-high, such as 20-120km/h")
+	}
+	lo, err1 := strconv.ParseFloat(a, 64)
+	hi, err2 := strconv.ParseFloat(b, 64)
+	if err1 != nil || err2 != nil || !(lo > 0) || !(hi > lo) || math.IsInf(hi, 1) {
+		return 0, 0, errors.New("want two positive numbers, the lower first, such as 20-120km/h")
+	}
+	return lo * scale, hi * scale, nil
 }
 
 // required returns *v, reporting field as missing when v is nil.

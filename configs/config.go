@@ -180,14 +180,15 @@ func (c Columns) First() string {
 // WatchConfig is a watched place and its rules: a circle around a place name
 // known to the gazetteer or explicit lat/lon, or a polygon.
 type WatchConfig struct {
-	Name     string         `yaml:"name"`
-	Place    string         `yaml:"place"`
-	Lat      *float64       `yaml:"lat"`
-	Lon      *float64       `yaml:"lon"`
-	Radius   string         `yaml:"radius"`
-	Polygon  *PolygonConfig `yaml:"polygon"`
-	Schedule string         `yaml:"schedule"` // default "@every 1m"
-	Rules    []RuleConfig   `yaml:"rules"`
+	Name     string          `yaml:"name"`
+	Place    string          `yaml:"place"`
+	Lat      *float64        `yaml:"lat"`
+	Lon      *float64        `yaml:"lon"`
+	Radius   string          `yaml:"radius"`
+	Polygon  *PolygonConfig  `yaml:"polygon"`
+	Corridor *CorridorConfig `yaml:"corridor"`
+	Schedule string          `yaml:"schedule"` // default "@every 1m"
+	Rules    []RuleConfig    `yaml:"rules"`
 }
 
 // DedupeConfig counts observations of one kind within a distance and a time
@@ -206,6 +207,35 @@ type PolygonConfig struct {
 	Filter      map[string]string `yaml:"filter"`
 	Coordinates [][][2]float64    `yaml:"coordinates"` // rings: the first is the exterior, the rest holes
 	Buffer      string            `yaml:"buffer"`
+}
+
+// CorridorConfig is a corridor watch: a route, from a GeoJSON file (a
+// LineString, MultiLineString, Feature, or the first feature of a collection
+// whose properties match filter) or inline [lon, lat] pairs (one line, or a list
+// of lines taken one after the other), and the width each side of it.
+type CorridorConfig struct {
+	File        string            `yaml:"file"`
+	Filter      map[string]string `yaml:"filter"`
+	Coordinates LineCoordinates   `yaml:"coordinates"`
+	Width       string            `yaml:"width"` // geodesic distance each side of the line, e.g. 10km
+}
+
+// LineCoordinates is a line of [lon, lat] pairs or a list of such lines.
+type LineCoordinates [][][2]float64
+
+// UnmarshalYAML reads a LineString's coordinates or a MultiLineString's.
+func (l *LineCoordinates) UnmarshalYAML(unmarshal func(any) error) error {
+	var one [][2]float64
+	if err := unmarshal(&one); err == nil {
+		*l = LineCoordinates{one}
+		return nil
+	}
+	var many [][][2]float64
+	if err := unmarshal(&many); err != nil {
+		return errors.New("want a line of [lon, lat] pairs, or a list of lines")
+	}
+	*l = many
+	return nil
 }
 
 // RuleConfig is one rule of a watch and its alerting policy.
@@ -242,6 +272,11 @@ type RuleConfig struct {
 	Every      string `yaml:"every"`      // scan: evaluation interval for the recurrence interval; default the watch's schedule if @every
 	Recurrence string `yaml:"recurrence"` // scan: fire when the recurrence interval is at least this
 	Centers    string `yaml:"centers"`    // scan: where cylinders are centred: watch (default) or area
+
+	MinSteps  *int   `yaml:"min_steps"` // progression: steps along the corridor it needs; default 3
+	MinGap    string `yaml:"min_gap"`   // progression: least distance along the line between steps
+	Speed     string `yaml:"speed"`     // progression: plausible speed range, e.g. 20-120km/h
+	Direction string `yaml:"direction"` // progression: forward (default), backward or either
 }
 
 // SubscriberConfig is where alert transitions go. The options below Sink apply

@@ -24,6 +24,8 @@ func TestDefaultConfig(t *testing.T) {
 	want := map[string][2]float64{ // watch → lat, lon from the scenario
 		"vladivostok":      {43.1155, 131.8855},
 		"khasan-tumangang": {42.43, 130.64},
+		// The railway corridor is shown halfway along, by Barabash station.
+		"khasan-vladivostok-railway": {43.19, 131.48},
 	}
 	if len(p.Watches) != len(want) {
 		t.Fatalf("%d watches, want %d", len(p.Watches), len(want))
@@ -39,6 +41,13 @@ func TestDefaultConfig(t *testing.T) {
 		}
 		if len(w.Watch.Rules) == 0 {
 			t.Errorf("watch %s has no rules", w.Watch.Name)
+		}
+		if c, ok := w.Watch.Shape.(geo.Corridor); ok {
+			if km := c.LengthMeters() / 1000; km < 245 || km > 260 {
+				t.Errorf("railway corridor is %.1f km long, want about 252", km)
+			}
+		} else if w.Watch.Name == "khasan-vladivostok-railway" {
+			t.Errorf("watch %s is a %T, want a corridor", w.Watch.Name, w.Watch.Shape)
 		}
 	}
 	if len(p.Checks) != 1 || p.Checks[0].Type != "replay" {

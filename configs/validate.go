@@ -203,6 +203,9 @@ type builder struct {
 	plan     *Plan
 	errs     []error
 	pushPath string // the push source's path, once one is seen
+	// corridorGiven is whether the watch being built was given a corridor,
+	// so that a corridor that failed is not also reported at its rules.
+	corridorGiven bool
 }
 
 func (b *builder) fail(field string, value any, err error) {
@@ -317,6 +320,12 @@ func (b *builder) watch(path string, w WatchConfig) {
 	mw := &monitor.Watch{Name: w.Name, Place: w.Place}
 	hasPoint := w.Place != "" || w.Lat != nil || w.Lon != nil
 	switch {
+	case w.Corridor != nil && (hasPoint || w.Radius != "" || w.Polygon != nil):
+		b.fail(path+".corridor", nil, errors.New("a watch is either a corridor, a polygon or a place/lat/lon with a radius, not more than one"))
+	case w.Corridor != nil:
+		if c, ok := b.corridor(path+".corridor", w.Corridor); ok {
+			mw.Shape, mw.Center = c, c.Midpoint()
+		}
 	case w.Polygon != nil && (hasPoint || w.Radius != ""):
 		b.fail(path+".polygon", nil, errors.New("a watch is either a polygon or a place/lat/lon with a radius, not both"))
 	case w.Polygon != nil:
@@ -341,10 +350,11 @@ func (b *builder) watch(path string, w WatchConfig) {
 		b.fail(path+".rules", nil, fmt.Errorf("%w: at least one rule", ErrRequired))
 	}
 	names := map[string]string{}
+	b.corridorGiven = w.Corridor != nil
 	for j, rc := range w.Rules {
 		rpath := fmt.Sprintf("%s.rules[%d]", path, j)
 		b.unique(names, rpath, rc.Name)
-		if r, ok := b.rule(rpath, rc, w.Schedule); ok {
+		if r, ok := b.rule(rpath, rc, w.Schedule, mw); ok {
 			mw.Rules = append(mw.Rules, r)
 		}
 	}
@@ -396,6 +406,58 @@ func (b *builder) polygon(path string, pc *PolygonConfig) (geo.Polygon, bool) {
 		pg = pg.Buffered(b.distance(path+".buffer", pc.Buffer))
 	}
 	return pg, true
+}
+
+// corridor builds a corridor watch's shape from a GeoJSON file or inline lines.
+func (b *builder) corridor(path string, cc *CorridorConfig) (geo.Corridor, bool) {
+	var ml orb.MultiLineString
+	switch {
+	case cc.File != "" && cc.Coordinates != nil:
+		b.fail(path+".coordinates", nil, errors.New("give either file or coordinates, not both"))
+		return geo.Corridor{}, false
+	case cc.File != "":
+		data, err := os.ReadFile(cc.File)
+		if err != nil {
+			b.fail(path+".file", nil, err)
+			return geo.Corridor{}, false
+		}
+		if ml, err = geo.LoadLine(data, cc.Filter); err != nil {
+			b.fail(path+".file", cc.File, err)
+			return geo.Corridor{}, false
+		}
+	case len(cc.Coordinates) > 0:
+		if cc.Filter != nil {
+			b.fail(path+".filter", nil, fmt.Errorf("%w (inline coordinates)", ErrNotApplied))
+		}
+		for i, line := range cc.Coordinates {
+			if len(line) < 2 {
+				b.fail(fmt.Sprintf("%s.coordinates[%d]", path, i), nil, errors.New("a line needs at least 2 points"))
+				return geo.Corridor{}, false
+			}
+			var ls orb.LineString
+			for j, c := range line {
+				if err := geo.CheckPoint(orb.Point(c)); err != nil {
+					b.fail(fmt.Sprintf("%s.coordinates[%d][%d]", path, i, j), c, err)
+					return geo.Corridor{}, false
+				}
+				ls = append(ls, orb.Point(c))
+			}
+			ml = append(ml, ls)
+		}
+	default:
+		b.fail(path, nil, fmt.Errorf("%w: file or coordinates", ErrRequired))
+		return geo.Corridor{}, false
+	}
+	width := b.distance(path+".width", cc.Width)
+	if width <= 0 {
+		return geo.Corridor{}, false
+	}
+	c, err := geo.NewCorridor(ml, width)
+	if err != nil {
+		b.fail(path, nil, err)
+		return geo.Corridor{}, false
+	}
+	return c, true
 }
 
 func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string]bool) {

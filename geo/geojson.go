@@ -17,6 +17,7 @@ var (
 	ErrNoMatch      = errors.New("no feature matches the filter")
 	ErrGeometryType = errors.New("geometry is not a Polygon or MultiPolygon")
 	ErrBadRing      = errors.New("ring has fewer than four positions")
+	ErrLineType     = errors.New("geometry is not a LineString or MultiLineString")
 )
 
 // LoadPolygon reads a watch area from GeoJSON (RFC 7946): a Polygon or
@@ -30,48 +31,107 @@ var (
 // orb/geojson, whose module pulls in a BSON dependency geowatch does not need.
 // Coordinates must be valid lon/lat; altitudes are ignored.
 func LoadPolygon(data []byte, filter map[string]string) (Polygon, error) {
+	return load(data, filter, decodeGeometry)
+}
+
+// LoadLine reads a corridor's line from GeoJSON as LoadPolygon reads a polygon:
+// a LineString or MultiLineString geometry, a Feature holding one, or the first
+// feature of a FeatureCollection whose properties match filter.
+func LoadLine(data []byte, filter map[string]string) (orb.MultiLineString, error) {
+	return load(data, filter, decodeLine)
+}
+
+// load selects the geometry LoadPolygon and LoadLine read and decodes it.
+func load[T any](data []byte, filter map[string]string, decode func(json.RawMessage) (T, error)) (T, error) {
+	var zero T
 	var top gjObject
 	if err := json.Unmarshal(data, &top); err != nil {
-		return Polygon{}, fmt.Errorf("geojson: %w", err)
+		return zero, fmt.Errorf("geojson: %w", err)
 	}
 	switch top.Type {
 	case "FeatureCollection":
 		for i, f := range top.Features {
 			ok, err := matches(f.Properties, filter)
 			if err != nil {
-				return Polygon{}, fmt.Errorf("geojson: features[%d].properties: %w", i, err)
+				return zero, fmt.Errorf("geojson: features[%d].properties: %w", i, err)
 			}
 			if ok {
-				pg, err := decodeGeometry(f.Geometry)
+				g, err := decode(f.Geometry)
 				if err != nil {
-					return Polygon{}, fmt.Errorf("geojson: features[%d].geometry: %w", i, err)
+					return zero, fmt.Errorf("geojson: features[%d].geometry: %w", i, err)
 				}
-				return pg, nil
+				return g, nil
 			}
 		}
-		return Polygon{}, fmt.Errorf("geojson: %d features: %w %s", len(top.Features), ErrNoMatch, describe(filter))
+		return zero, fmt.Errorf("geojson: %d features: %w %s", len(top.Features), ErrNoMatch, describe(filter))
 	case "Feature":
 		ok, err := matches(top.Properties, filter)
 		if err != nil {
-			return Polygon{}, fmt.Errorf("geojson: properties: %w", err)
+			return zero, fmt.Errorf("geojson: properties: %w", err)
 		}
 		if !ok {
-			return Polygon{}, fmt.Errorf("geojson: feature: %w %s", ErrNoMatch, describe(filter))
+			return zero, fmt.Errorf("geojson: feature: %w %s", ErrNoMatch, describe(filter))
 		}
-		pg, err := decodeGeometry(top.Geometry)
+		g, err := decode(top.Geometry)
 		if err != nil {
-			return Polygon{}, fmt.Errorf("geojson: geometry: %w", err)
+			return zero, fmt.Errorf("geojson: geometry: %w", err)
 		}
-		return pg, nil
+		return g, nil
 	}
 	if len(filter) > 0 {
-		return Polygon{}, fmt.Errorf("geojson: bare %s geometry: %w %s", top.Type, ErrNoMatch, describe(filter))
+		return zero, fmt.Errorf("geojson: bare %s geometry: %w %s", top.Type, ErrNoMatch, describe(filter))
 	}
-	pg, err := decodeGeometry(data)
+	g, err := decode(data)
 	if err != nil {
-		return Polygon{}, fmt.Errorf("geojson: %w", err)
+		return zero, fmt.Errorf("geojson: %w", err)
 	}
-	return pg, nil
+	return g, nil
+}
+
+// decodeLine reads a LineString or MultiLineString geometry object.
+func decodeLine(raw json.RawMessage) (orb.MultiLineString, error) {
+	if len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, fmt.Errorf("%w: no geometry", ErrLineType)
+	}
+	var g gjObject
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, err
+	}
+	var lines [][][]float64
+	switch g.Type {
+	case "LineString":
+		var c [][]float64
+		if err := json.Unmarshal(g.Coordinates, &c); err != nil {
+			return nil, fmt.Errorf("coordinates: %w", err)
+		}
+		lines = [][][]float64{c}
+	case "MultiLineString":
+		if err := json.Unmarshal(g.Coordinates, &lines); err != nil {
+			return nil, fmt.Errorf("coordinates: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrLineType, g.Type)
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("coordinates: %w", ErrShortLine)
+	}
+	ml := make(orb.MultiLineString, len(lines))
+	for i, lc := range lines {
+		if len(lc) < 2 {
+			return nil, fmt.Errorf("coordinates[%d]: %w", i, ErrShortLine)
+		}
+		for j, pos := range lc {
+			if len(pos) < 2 {
+				return nil, fmt.Errorf("coordinates[%d][%d]: position has %d numbers, want 2 or 3", i, j, len(pos))
+			}
+			p := orb.Point{pos[0], pos[1]}
+			if err := CheckPoint(p); err != nil {
+				return nil, fmt.Errorf("coordinates[%d][%d]: %w", i, j, err)
+			}
+			ml[i] = append(ml[i], p)
+		}
+	}
+	return ml, nil
 }
 
 // gjObject holds the members of any GeoJSON object that LoadPolygon reads.

@@ -302,6 +302,7 @@ func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
 	for _, nr := range w.Rules {
 		done := e.metrics.RuleEvaluation(w.Name, nr.Name)
 		findings := nr.Rule.Evaluate(v.input(nr))
+		placeAlong(w, findings)
 		open, ch := Step(ws.open[nr.Name], w, nr, findings, now)
 		done()
 		if len(open) > 0 {
@@ -319,6 +320,26 @@ func (e *Engine) Evaluate(ctx context.Context, w *Watch, now time.Time) error {
 		return fmt.Errorf("monitor: watch %s: %w", w.Name, err)
 	}
 	return nil
+}
+
+// placeAlong gives every finding of a corridor watch the position of its centre
+// along the corridor, in km from its start, as the stat along_km, for every
+// rule: where on the route the activity is. A rule's own along_km stays.
+func placeAlong(w *Watch, findings []Finding) {
+	for i := range findings {
+		f := &findings[i]
+		along, _, ok := w.Along(f.Center)
+		if !ok {
+			return
+		}
+		if _, set := f.Stats["along_km"]; set {
+			continue
+		}
+		if f.Stats == nil {
+			f.Stats = map[string]float64{}
+		}
+		f.Stats["along_km"] = along / 1000
+	}
 }
 
 // observationsFor reads, in one query, what every rule of w needs: the longest

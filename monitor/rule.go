@@ -51,10 +51,41 @@ type Finding struct {
 	// Stats are a rule's own figures, such as a surge's observed, expected,
 	// ratio and p; nil for rules that have none.
 	Stats map[string]float64
+	// Progression is a progression rule's account of activity moving along a
+	// corridor; nil for other rules.
+	Progression *Progression
+}
+
+// Progression is activity that advanced along a corridor: its steps in order,
+// the speed they imply, and where and when the next step is expected.
+type Progression struct {
+	Direction string            `json:"direction"` // "forward" (positions increase) or "backward"
+	Steps     []ProgressionStep `json:"steps"`
+	SpeedKmh  float64           `json:"speed_kmh"` // least-squares fit of position on time
+	// Next is the next step expected at SpeedKmh: at the next gazetteer place
+	// along the corridor at least min_gap beyond the last step, or, with none,
+	// one mean step spacing on; nil when the last step is at the corridor's end.
+	Next *ProgressionStep `json:"next,omitempty"`
+	// End is the corridor's end in the direction of travel, when it would be
+	// reached at SpeedKmh; nil when the last step is there.
+	End *ProgressionStep `json:"end,omitempty"`
+}
+
+// ProgressionStep is one step of a progression (or a predicted one): a cluster
+// of activity at a position along the corridor.
+type ProgressionStep struct {
+	AlongKm float64   `json:"along_km"` // position along the corridor from its start
+	At      time.Time `json:"at"`       // when its first report came, or the predicted time
+	Count   int       `json:"count"`    // reports in it; 0 for a predicted step
+	Lat     float64   `json:"lat"`
+	Lon     float64   `json:"lon"`
+	Place   string    `json:"place,omitempty"` // the nearest gazetteer place within 10 km, if any
+	FIDs    []int64   `json:"fids,omitempty"`
 }
 
 // Watch is a watched place and the rules evaluated for it: a circle (Center and
-// RadiusMeters) or, when Shape is set, another shape such as a geo.Polygon.
+// RadiusMeters) or, when Shape is set, another shape such as a geo.Polygon or a
+// geo.Corridor (a route and a width).
 // Its methods are the one place that says what the watched area is.
 type Watch struct {
 	Name  string
@@ -80,6 +111,8 @@ func (w *Watch) Area(reach float64) Shape {
 		return s.Buffered(reach)
 	case geo.Polygon:
 		return s.Buffered(reach)
+	case geo.Corridor:
+		return s.Buffered(reach)
 	default:
 		return s // a shape geo cannot grow is read as it is
 	}
@@ -88,6 +121,17 @@ func (w *Watch) Area(reach float64) Shape {
 // Contains reports whether p is in the watch's own area, as a finding's centre
 // must be.
 func (w *Watch) Contains(p orb.Point) bool { return w.Area(0).Contains(p) }
+
+// Along returns where p lies along a corridor watch's line, in metres from its
+// start, and its distance from the line; ok is false for other shapes.
+func (w *Watch) Along(p orb.Point) (alongMeters, offsetMeters float64, ok bool) {
+	c, ok := w.Shape.(geo.Corridor)
+	if !ok {
+		return 0, 0, false
+	}
+	along, off := c.Project(p)
+	return along, off, true
+}
 
 // NamedRule is a rule as configured on a watch, with its alerting policy.
 type NamedRule struct {

@@ -40,7 +40,7 @@ func alertGeometry(a *monitor.Alert) (orb.Geometry, string) {
 
 const alertColumns = `geom, shape, watch, rule, rule_type, severity, state, radius_m, window_s,
 	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids, stats,
-	active_at, last_held_at, last_notified_at, labels, summary`
+	active_at, last_held_at, last_notified_at, labels, summary, progression`
 
 // alertArgs returns the parameters of a's row in alertColumns order, and the
 // envelope of its geometry for the rtree.
@@ -63,6 +63,14 @@ func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
 	if err != nil {
 		return nil, orb.Bound{}, fmt.Errorf("encode stats: %w", err)
 	}
+	var progression any
+	if f.Progression != nil {
+		pj, err := json.Marshal(f.Progression)
+		if err != nil {
+			return nil, orb.Bound{}, fmt.Errorf("encode progression: %w", err)
+		}
+		progression = string(pj)
+	}
 	var labels any
 	if len(a.Labels) > 0 {
 		lj, err := json.Marshal(a.Labels)
@@ -81,7 +89,7 @@ func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
 		a.RadiusMeters, a.Window.Seconds(), formatTime(starts), formatTime(a.UpdatedAt),
 		nullTime(a.EndsAt), f.Count, f.Weight, f.Center.Lat(), f.Center.Lon(),
 		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats,
-		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), labels, nullString(a.Summary)}, g.Bound(), nil
+		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), labels, nullString(a.Summary), progression}, g.Bound(), nil
 }
 
 // writeAlert inserts a new alert (a.ID zero) or updates a stored one, and its
@@ -183,7 +191,7 @@ func (db *DB) saveAlerts(ctx context.Context, changes []monitor.Change) error {
 const alertSelect = `SELECT a.id, a.geom, a.shape, a.watch, a.rule, a.rule_type, a.severity, a.state,
 	a.radius_m, a.window_s, a.starts_at, a.updated_at, a.ends_at, a.count, a.weight, a.lat, a.lon,
 	a.first_seen, a.last_seen, a.fids, a.stats, a.active_at, a.last_held_at, a.last_notified_at,
-	a.labels, a.summary`
+	a.labels, a.summary, a.progression`
 
 var (
 	severities = map[string]monitor.Severity{}
@@ -212,10 +220,11 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 		stats                  sql.NullString
 		active, held, notified sql.NullTime
 		labels, summary        sql.NullString
+		progression            sql.NullString
 	)
 	dest := append([]any{&a.ID, &blob, &shape, &a.Watch, &a.Rule, &a.RuleType, &severity, &state,
 		&a.RadiusMeters, &windowS, &a.StartsAt, &a.UpdatedAt, &ends, &a.Finding.Count, &a.Finding.Weight,
-		&lat, &lon, &first, &last, &fids, &stats, &active, &held, &notified, &labels, &summary}, extra...)
+		&lat, &lon, &first, &last, &fids, &stats, &active, &held, &notified, &labels, &summary, &progression}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return a, err
 	}
@@ -247,6 +256,12 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 	if stats.Valid {
 		if a.Finding.Stats, err = unmarshalStats(stats.String); err != nil {
 			return a, fmt.Errorf("alert %d: stats: %w", a.ID, err)
+		}
+	}
+	if progression.Valid {
+		a.Finding.Progression = new(monitor.Progression)
+		if err := json.Unmarshal([]byte(progression.String), a.Finding.Progression); err != nil {
+			return a, fmt.Errorf("alert %d: progression: %w", a.ID, err)
 		}
 	}
 	if shape == shapeHull {

@@ -43,6 +43,10 @@ type backtestRow struct {
 	Last     jsonTime           `json:"last_seen"`
 	Stats    map[string]float64 `json:"stats,omitempty"`
 	Summary  string             `json:"summary,omitempty"`
+	// Progression is a progression alert's steps, speed and predicted next
+	// step as they stood at At. A progression that gains a step while firing
+	// has a row of its own, transition firing>step.
+	Progression *monitor.Progression `json:"progression,omitempty"`
 }
 
 // cmdBacktest replays stored observations (or a file) through the config's
@@ -126,10 +130,29 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	steps := int(end.Sub(start)/every) + 1
 	bar := newProgressBar(stderr, int64(steps), "backtest")
+	// A progression that gains a step is no transition, but it is the news:
+	// the journey moved on. Each is a row, so the table shows it step by step.
+	var moved []backtestRow
+	stepsSeen := map[int64]int{}
 	for now := start; !now.After(end); now = now.Add(every) {
 		for _, w := range plan.Watches {
 			if err := engine.Evaluate(ctx, w.Watch, now); err != nil {
 				return fmt.Errorf("backtest at %s: %w", now.Format(time.RFC3339), err)
+			}
+		}
+		open, err := alerts.OpenAlerts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range open {
+			p := a.Finding.Progression
+			if p == nil || a.State != monitor.StateFiring {
+				continue
+			}
+			seen, known := stepsSeen[a.ID]
+			stepsSeen[a.ID] = len(p.Steps)
+			if known && len(p.Steps) > seen {
+				moved = append(moved, rowOf(monitor.Event{Alert: a, Transition: monitor.Transition{AlertID: a.ID, At: now, From: monitor.StateFiring, To: monitor.StateFiring}}, "step"))
 			}
 		}
 		if bar != nil {
@@ -148,12 +171,10 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if !monitor.Deliverable(ev.Transition) {
 			continue
 		}
-		a, t := ev.Alert, ev.Transition
-		rows = append(rows, backtestRow{At: jsonTime{t.At}, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
-			Severity: a.Severity.String(), AlertID: a.ID, From: t.From.String(), To: t.To.String(),
-			Count: a.Finding.Count, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
-			First: jsonTime{a.Finding.FirstSeen}, Last: jsonTime{a.Finding.LastSeen}, Stats: a.Finding.Stats, Summary: a.Summary})
+		rows = append(rows, rowOf(ev, ""))
 	}
+	rows = append(rows, moved...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].At.Before(rows[j].At.Time) })
 	if *jsonOut != "" {
 		data, err := json.MarshalIndent(rows, "", "  ")
 		if err != nil {
@@ -166,13 +187,31 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return writeBacktest(stdout, stderr, rows, steps, len(plan.Watches))
 }
 
+// rowOf is ev as a backtest row; to, when set, replaces the state entered
+// ("step": a progression moved on).
+func rowOf(ev monitor.Event, to string) backtestRow {
+	a, t := ev.Alert, ev.Transition
+	if to == "" {
+		to = t.To.String()
+	}
+	return backtestRow{At: jsonTime{t.At}, Watch: a.Watch, Rule: a.Rule, RuleType: a.RuleType,
+		Severity: a.Severity.String(), AlertID: a.ID, From: t.From.String(), To: to,
+		Count: a.Finding.Count, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
+		First: jsonTime{a.Finding.FirstSeen}, Last: jsonTime{a.Finding.LastSeen}, Stats: a.Finding.Stats, Summary: a.Summary,
+		Progression: a.Finding.Progression}
+}
+
 // writeBacktest prints the transitions on w and the summary on summary.
 func writeBacktest(w, summary io.Writer, rows []backtestRow, steps, watches int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tWATCH\tRULE\tALERT\tTRANSITION\tCOUNT\tLAT\tLON\tSTATS")
 	for _, r := range rows {
+		stats := formatStats(r.Stats)
+		if r.Progression != nil {
+			stats = formatProgression(r.Progression)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s>%s\t%d\t%.4f\t%.4f\t%s\n", r.At.UTC().Format(time.RFC3339), r.Watch, r.Rule,
-			r.AlertID, r.From, r.To, r.Count, r.Lat, r.Lon, formatStats(r.Stats))
+			r.AlertID, r.From, r.To, r.Count, r.Lat, r.Lon, stats)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -192,4 +231,26 @@ func formatStats(m map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s=%.4g", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// formatProgression reads a progression as an analyst would say it: "step 3
+// Bamburovo km 95.6 at 22:23Z (3 reports); 38 km/h; next Barabash km 126.4 ETA
+// 23:12Z; end Vladivostok railway station km 251.8 ETA 03:47Z".
+func formatProgression(p *monitor.Progression) string {
+	name := func(s monitor.ProgressionStep) string {
+		if s.Place != "" {
+			return s.Place + " "
+		}
+		return ""
+	}
+	last := p.Steps[len(p.Steps)-1]
+	s := fmt.Sprintf("step %d %skm %.1f at %s (%d reports); %.0f km/h", len(p.Steps), name(last), last.AlongKm,
+		last.At.UTC().Format("15:04Z"), last.Count, p.SpeedKmh)
+	if n := p.Next; n != nil {
+		s += fmt.Sprintf("; next %skm %.1f ETA %s", name(*n), n.AlongKm, n.At.UTC().Format("15:04Z"))
+	}
+	if e := p.End; e != nil {
+		s += fmt.Sprintf("; end %skm %.1f ETA %s", name(*e), e.AlongKm, e.At.UTC().Format("15:04Z"))
+	}
+	return s
 }

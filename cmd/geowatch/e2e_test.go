@@ -230,7 +230,7 @@ func TestDefaultConfigFires(t *testing.T) {
 	go func() { done <- run(ctx, []string{"run"}, out, out) }()
 	deadline := time.Now().Add(30 * time.Second)
 	watches := map[any]bool{}
-	for len(watches) < 2 && time.Now().Before(deadline) {
+	for len(watches) < 3 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 		for _, l := range out.find(t, "alert firing") {
 			watches[l["watch"]] = true
@@ -240,8 +240,8 @@ func TestDefaultConfigFires(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !watches["vladivostok"] || !watches["khasan-tumangang"] {
-		t.Errorf("alerts fired on %v, want vladivostok and khasan-tumangang; log:\n%s", watches, out.buf.String())
+	if !watches["vladivostok"] || !watches["khasan-tumangang"] || !watches["khasan-vladivostok-railway"] {
+		t.Errorf("alerts fired on %v, want vladivostok, khasan-tumangang and khasan-vladivostok-railway; log:\n%s", watches, out.buf.String())
 	}
 	if _, err := os.Stat("geowatch.gpkg"); err != nil {
 		t.Error(err)
@@ -259,6 +259,22 @@ func TestDefaultConfigFires(t *testing.T) {
 		return as
 	}
 	first := alertsAfter()
+	// The journey along the railway: the train from the border to Vladivostok,
+	// station after station, at a train's speed.
+	var journey *monitor.Progression
+	for _, a := range first {
+		if a.Watch == "khasan-vladivostok-railway" && a.Rule == "journey" {
+			journey = a.Finding.Progression
+		}
+	}
+	switch {
+	case journey == nil:
+		t.Errorf("no progression alert on the railway: %+v", first)
+	case len(journey.Steps) < 3 || journey.Steps[0].Place != "Khasan" || journey.Steps[len(journey.Steps)-1].Place != "Vladivostok railway station":
+		t.Errorf("the journey's steps %+v, want Khasan … Vladivostok railway station", journey.Steps)
+	case journey.SpeedKmh < 20 || journey.SpeedKmh > 120:
+		t.Errorf("the journey at %.0f km/h, outside its rule's 20-120 km/h", journey.SpeedKmh)
+	}
 
 	// The demo restarts stably: the replay resumes its stored timeline, so the
 	// second run updates no row, opens no second alert and announces nothing.

@@ -145,3 +145,62 @@ watches:
 		}
 	}
 }
+
+// TestReadmeCorridor runs the README's corridor example as written: its
+// config (the railway from the bundled file, the stations as places) and its
+// backtest command over the bundled scenario, from the repository's root. The
+// table it prints is the README's, row for row: the journey fires at its third
+// step and each later step is a row naming the next station.
+func TestReadmeCorridor(t *testing.T) {
+	const heading = "Corridors: watching a route"
+	cfg := filepath.Join(t.TempDir(), "railway.yaml")
+	writeFile(t, cfg, "database: "+filepath.Join(filepath.Dir(cfg), "unused.gpkg")+"\n"+readmeYAML(t, heading))
+	cmd := strings.Fields(strings.ReplaceAll(readmeBlock(t, "\n### "+heading+"\n", "sh"), "\\\n", " "))
+	if len(cmd) < 2 || cmd[0] != "geowatch" || cmd[1] != "backtest" {
+		t.Fatalf("README corridor command %q, want geowatch backtest …", cmd)
+	}
+	want := readmeBlock(t, "\n### "+heading+"\n", "text")
+	t.Chdir(filepath.Join("..", ".."))
+	args := cmd[1:]
+	for i, a := range args {
+		if a == "railway.yaml" {
+			args[i] = cfg
+		}
+	}
+	report := filepath.Join(filepath.Dir(cfg), "rows.json")
+	var out, errOut strings.Builder
+	if err := run(t.Context(), append(args, "--json", report), &out, &errOut); err != nil {
+		t.Fatalf("%q: %v\n%s", cmd, err, errOut.String())
+	}
+	if out.String() != want {
+		t.Errorf("backtest prints:\n%s\nthe README shows:\n%s", out.String(), want)
+	}
+	var rows []backtestRow
+	if err := json.Unmarshal([]byte(readFile(t, report)), &rows); err != nil {
+		t.Fatal(err)
+	}
+	stations := []string{"Khasan", "Kraskino", "Bamburovo", "Barabash", "Baranovsky", "Ugolnaya", "Vladivostok railway station"}
+	if len(rows) != 5 || rows[0].To != "firing" {
+		t.Fatalf("%d rows, want the firing at step 3 and rows for steps 4 to 7: %+v", len(rows), rows)
+	}
+	for i, r := range rows {
+		p := r.Progression
+		if p == nil || len(p.Steps) != i+3 {
+			t.Fatalf("row %d: %+v, want %d steps", i, p, i+3)
+		}
+		for j, s := range p.Steps {
+			if s.Place != stations[j] {
+				t.Errorf("row %d step %d at %q, want %s", i, j+1, s.Place, stations[j])
+			}
+		}
+		// The prediction against the step that came (the last has none).
+		if i+3 < len(stations) && i+1 < len(rows) {
+			came := rows[i+1].Progression.Steps[i+3].At
+			if p.Next == nil || !strings.HasPrefix(stations[i+3], p.Next.Place) {
+				t.Errorf("row %d: next %+v, want %s", i, p.Next, stations[i+3])
+			} else if off := p.Next.At.Sub(came).Abs(); off > 5*time.Minute {
+				t.Errorf("row %d: %s predicted at %v, came at %v (%v off)", i, p.Next.Place, p.Next.At, came, off)
+			}
+		}
+	}
+}

@@ -17,14 +17,18 @@ import (
 
 // matrixShape is a watch shape as a user writes it in YAML, with a place
 // inside it where a planted cluster must fire every rule and a place just
-// outside it (beyond the radius, the buffer, inside the hole, between the parts,
-// in the feature the filter leaves out) where the same cluster must fire none.
+// outside it (beyond the radius, the buffer or a corridor's width, inside the
+// hole, between the parts, in the feature the filter leaves out) where the same
+// cluster must fire none.
 type matrixShape struct {
 	name    string
 	yaml    string    // the watch's shape keys, indented for a watch entry
 	inside  orb.Point // where the cluster fires; background sits around it, inside the shape too
 	outside orb.Point
 	files   map[string]string // polygon files the shape reads, by name in the temp dir
+	// alongKm is, for a corridor, where inside lies along it: every alert's
+	// along_km must say so.
+	alongKm float64
 }
 
 var matrixShapes = []matrixShape{
@@ -48,6 +52,15 @@ var matrixShapes = []matrixShape{
 			[[[132.0,43.0],[132.1,43.0],[132.1,43.1],[132.0,43.1],[132.0,43.0]]]]}`}},
 	{name: "polygon_buffered", yaml: "polygon:\n      coordinates: [[[131.8, 43.0], [132.0, 43.0], [132.0, 43.2], [131.8, 43.2], [131.8, 43.0]]]\n      buffer: 5km",
 		inside: orb.Point{132.031, 43.1}, outside: orb.Point{132.123, 43.1}}, // 2.5 km and 10 km east of the edge
+	{name: "corridor_inline", yaml: "corridor:\n      coordinates: [[131.8, 43.1], [132.0, 43.1]]\n      width: 5km",
+		inside: orb.Point{131.9, 43.1}, outside: orb.Point{131.9, 43.19}, alongKm: 8.12}, // on the line; 10 km north of it
+	{name: "corridor_file_filter", yaml: "corridor:\n      file: {{dir}}/routes.geojson\n      filter: {name: B}\n      width: 5km",
+		inside: orb.Point{131.9, 43.1}, outside: orb.Point{130.1, 42.0}, alongKm: 13.77, // on route B; on route A, which the filter leaves out
+		files: map[string]string{"routes.geojson": `{"type":"FeatureCollection","features":[
+			{"type":"Feature","properties":{"name":"A"},"geometry":{"type":"LineString","coordinates":[[130.0,42.0],[130.2,42.0]]}},
+			{"type":"Feature","properties":{"name":"B"},"geometry":{"type":"MultiLineString","coordinates":[[[131.8,43.0],[131.9,43.1]],[[131.9,43.1],[132.0,43.2]]]}}]}`}},
+	{name: "corridor_antimeridian", yaml: "corridor:\n      coordinates: [[179.8, 65], [-179.8, 65]]\n      width: 5km",
+		inside: orb.Point{179.998, 65}, outside: orb.Point{179.998, 65.09}, alongKm: 9.30}, // the cluster straddles 180° on the line; outside is 10 km north
 }
 
 // matrixRules are every rule type, configured as the README shows, each able to
@@ -93,7 +106,7 @@ func plantedFeed(now time.Time, cluster, background orb.Point) []byte {
 // same cluster planted just outside fires nothing.
 func TestWatchMatrix(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the daemon 14 times")
+		t.Skip("runs the daemon 20 times")
 	}
 	for _, sh := range matrixShapes {
 		for _, where := range []string{"inside", "outside"} {
@@ -165,6 +178,9 @@ subscribers:
 					if a.Finding.Count != plantedReports {
 						t.Errorf("rule %s: alert counts %d reports, want the %d planted", a.Rule, a.Finding.Count, plantedReports)
 					}
+					if along, ok := a.Finding.Stats["along_km"]; sh.alongKm > 0 && (!ok || math.Abs(along-sh.alongKm) > 1) {
+						t.Errorf("rule %s: along_km = %v (set %v), want about %v", a.Rule, along, ok, sh.alongKm)
+					}
 					if len(a.Finding.Hull) == 0 {
 						t.Errorf("rule %s: alert has no hull", a.Rule)
 						continue
@@ -187,6 +203,9 @@ subscribers:
 				for _, l := range fileLines {
 					if l["msg"] == "alert firing" {
 						firing[l["rule"].(string)]++
+						if stats, _ := l["stats"].(map[string]any); sh.alongKm > 0 && stats["along_km"] == nil {
+							t.Errorf("alerts file line of rule %s has no stats.along_km: %v", l["rule"], l)
+						}
 					}
 				}
 				for _, r := range matrixRuleNames {

@@ -161,3 +161,21 @@ func Normalize(s string) string {
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// All calls yield with every place, those added first, until yield returns
+// false: for callers that look places up by position, such as the places
+// along a corridor.
+func (g *Gazetteer) All(yield func(Place) bool) {
+	for _, p := range g.places {
+		if !yield(p) {
+			return
+		}
+	}
+	if g.base != nil {
+		for _, p := range g.base.places {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}

@@ -23,7 +23,11 @@
 //	summary        string  the rule's summary template, rendered; only when set
 //	labels         object  the rule's labels; only when set
 //	stats          object  the rule's statistics (surge: observed, expected, ratio, p;
-//	                       scan: llr, p, recurrence_days…); only for rules that have them
+//	                       scan: llr, p, recurrence_days…; a corridor watch's along_km);
+//	                       only for rules that have them
+//	progression    object  a progression rule's direction, steps (along_km, at, count,
+//	                       lat, lon, place, fids), speed_kmh, next and end (predicted
+//	                       steps: along_km, at, lat, lon, place); only for that rule
 //	transition_id  int     the transition's store id
 //
 // The message is "alert firing" or "alert resolved". The alerts file and the

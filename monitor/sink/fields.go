@@ -38,6 +38,9 @@ const (
 	KeySummary      = "summary" // the rule's summary template, rendered; only when it has one
 	KeyLabels       = "labels"  // the rule's labels as an object; only when it has some
 	KeyStats        = "stats"   // the rule's statistics (surge: observed, expected, ratio, p); only when it has some
+	// KeyProgression is a progression rule's steps, speed and predicted next
+	// step (monitor.Progression as JSON); only for that rule.
+	KeyProgression = "progression"
 	// KeyText is the log sink's one-line reading of the event, its first field:
 	// "vladivostok/gathering: 5 reports within 2km in 12h".
 	KeyText = "text"
@@ -92,6 +95,9 @@ func Fields(ev monitor.Event) []zap.Field {
 	if len(f.Stats) > 0 {
 		fs = append(fs, zap.Any(KeyStats, f.Stats))
 	}
+	if f.Progression != nil {
+		fs = append(fs, zap.Reflect(KeyProgression, f.Progression))
+	}
 	return append(fs, zap.Int64(KeyTransitionID, ev.Transition.ID))
 }
 
@@ -110,6 +116,16 @@ func Text(ev monitor.Event) string {
 	}
 	if a.Window > 0 {
 		s += " in " + shortDuration(a.Window)
+	}
+	if p := a.Finding.Progression; p != nil {
+		s += fmt.Sprintf(", %d steps along the route at %.0f km/h", len(p.Steps), p.SpeedKmh)
+		if n := p.Next; n != nil {
+			where := n.Place
+			if where == "" {
+				where = fmt.Sprintf("km %.0f", n.AlongKm)
+			}
+			s += fmt.Sprintf(", next %s ~%s", where, n.At.UTC().Format("15:04Z"))
+		}
 	}
 	if ev.Transition.To == monitor.StateResolved {
 		s += " (resolved)"

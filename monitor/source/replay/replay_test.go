@@ -52,8 +52,8 @@ func TestScenarioRebased(t *testing.T) {
 		t.Fatalf("batches = %d, want 1 from %s", len(c.batches), scenario)
 	}
 	b := c.batches[0]
-	if len(b.Observations) != 100 || len(b.Rejects) != 0 {
-		t.Fatalf("%d observations, %d rejects; want 100, 0", len(b.Observations), len(b.Rejects))
+	if len(b.Observations) != 121 || len(b.Rejects) != 0 {
+		t.Fatalf("%d observations, %d rejects; want 121, 0", len(b.Observations), len(b.Rejects))
 	}
 	ids := make(map[string]bool)
 	first, last := b.Observations[0].Time, b.Observations[0].Time

@@ -191,6 +191,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 		return err
 	}
 	defer func() { subs.Close() }()
+	subs.seed(ctx, st, log)
 	engine.SetNotifiers(subs.notifiers)
 
 	dopt := daemon.Options{}
@@ -294,6 +295,7 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB
 	if err != nil {
 		return reloaded{}, err
 	}
+	subs.seed(ctx, st, log)
 	resumeReplays(ctx, plan, st, log)
 	ch, err := d.Apply(plan.Checks, plan.Watches)
 	if err != nil {
@@ -368,6 +370,37 @@ func warnRemovals(log *zap.Logger, old, plan *configs.Plan, ch daemon.Changes) {
 type subscribers struct {
 	notifiers []monitor.Notifier
 	closers   []io.Closer
+	// alertmanagers re-send the firing alerts their filter matches.
+	alertmanagers []seeded
+}
+
+type seeded struct {
+	sink   *sink.Alertmanager
+	filter monitor.Filter
+}
+
+// seed hands each Alertmanager subscriber the alerts firing now, which it
+// re-sends from the start: a restarted or reloaded daemon would otherwise go
+// quiet about them until their next transition, and Alertmanager would
+// resolve them meanwhile.
+func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
+	if len(s.alertmanagers) == 0 {
+		return
+	}
+	open, err := st.OpenAlerts(ctx)
+	if err != nil {
+		log.Error("alertmanager subscribers: read the firing alerts; they are sent at their next transition", zap.Error(err))
+		return
+	}
+	for _, am := range s.alertmanagers {
+		var firing []monitor.Alert
+		for _, a := range open {
+			if a.State == monitor.StateFiring && am.filter.Match(monitor.Event{Alert: a, Transition: monitor.Transition{AlertID: a.ID, To: monitor.StateFiring}}) {
+				firing = append(firing, a)
+			}
+		}
+		am.sink.Seed(firing)
+	}
 }
 
 func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, error) {
@@ -392,6 +425,17 @@ func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, e
 				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
 			}
 			n = w
+		case "alertmanager":
+			opt := c.Alertmanager
+			opt.Log = log.Named("alertmanager").With(zap.String("subscriber", c.Name))
+			am, err := sink.NewAlertmanager(c.URLs, opt)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
+			}
+			s.closers = append(s.closers, am)
+			s.alertmanagers = append(s.alertmanagers, seeded{am, c.Filter})
+			n = am
 		}
 		s.notifiers = append(s.notifiers, monitor.Subscription{Subscriber: c.Name, Sink: n, Filter: c.Filter})
 	}

@@ -143,30 +143,16 @@ func NewAlertmanager(urls []string, opt AlertmanagerOptions) (*Alertmanager, err
 	var targets []amTarget
 	var names []string
 	for _, raw := range urls {
-		u, err := url.Parse(raw)
+		t, err := amURL(raw)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return nil, fmt.Errorf("sink: alertmanager url: %w", err)
+			return nil, err
 		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("sink: alertmanager url %s: want an http or https URL", redact(u))
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("sink: alertmanager url %s: want a base URL without query or fragment", redact(u))
-		}
-		e := *u
-		e.Path = strings.TrimSuffix(u.Path, "/") + "/api/v2/alerts"
-		e.RawPath = ""
-		targets = append(targets, amTarget{endpoint: e.String(), name: redact(u)})
-		names = append(names, redact(u))
+		targets = append(targets, t)
+		names = append(names, t.name)
 	}
 	if opt.ExternalURL != "" {
-		u, err := url.Parse(opt.ExternalURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("sink: alertmanager external_url %q: want an http or https URL", opt.ExternalURL)
+		if err := CheckExternalURL(opt.ExternalURL); err != nil {
+			return nil, err
 		}
 		opt.ExternalURL = strings.TrimSuffix(opt.ExternalURL, "/")
 	}
@@ -200,6 +186,44 @@ func NewAlertmanager(urls []string, opt AlertmanagerOptions) (*Alertmanager, err
 	}
 	go s.loop()
 	return s, nil
+}
+
+// CheckAlertmanagerURL reports whether raw is an Alertmanager's base URL as
+// NewAlertmanager takes it; the error names only its scheme and host.
+func CheckAlertmanagerURL(raw string) error {
+	_, err := amURL(raw)
+	return err
+}
+
+// CheckExternalURL reports whether raw is an http or https URL to prefix
+// generatorURL with.
+func CheckExternalURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("sink: alertmanager external_url %q: want an http or https URL without query or fragment", raw)
+	}
+	return nil
+}
+
+func amURL(raw string) (amTarget, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return amTarget{}, fmt.Errorf("sink: alertmanager url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return amTarget{}, fmt.Errorf("sink: alertmanager url %s: want an http or https URL", redact(u))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return amTarget{}, fmt.Errorf("sink: alertmanager url %s: want a base URL without query or fragment", redact(u))
+	}
+	e := *u
+	e.Path = strings.TrimSuffix(u.Path, "/") + "/api/v2/alerts"
+	e.RawPath = ""
+	return amTarget{endpoint: e.String(), name: redact(u)}, nil
 }
 
 // Name returns "alertmanager:" and the Alertmanagers' schemes and hosts.

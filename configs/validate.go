@@ -63,7 +63,7 @@ type Subscriber struct {
 	// URLs are an alertmanager subscriber's Alertmanagers.
 	URLs         []string
 	Alertmanager sink.AlertmanagerOptions
-	Filter   monitor.Filter
+	Filter       monitor.Filter
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)

@@ -73,6 +73,10 @@ type Config struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // auto (default: console on a terminal, else json), json or console
+	// Sink is where the log goes: auto (default: the journal, with structured
+	// fields, when stdout is the journal stream systemd set up, else stdout),
+	// stdout, or journal (the journal's socket; stdout when it is unreachable).
+	Sink string `yaml:"sink"`
 }
 
 // PlaceConfig is a named place for watches and the geotagger.

@@ -165,3 +165,24 @@ http:
 		t.Errorf("default alertmanager subscriber = %+v, want options %+v", def, wantDef)
 	}
 }
+
+func TestLogSink(t *testing.T) {
+	for src, want := range map[string]string{"": "auto", "log: {sink: journal}\n": "journal", "log: {sink: stdout}\n": "stdout"} {
+		c, err := Parse([]byte(src + "database: x.db\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.LogSink != want {
+			t.Errorf("%q: log sink %q, want %q", src, p.LogSink, want)
+		}
+	}
+	_, err := Parse([]byte("database: x.db\nlog: {sink: syslog}\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "log.sink" || !errors.Is(err, ErrUnknown) {
+		t.Errorf("log.sink syslog = %v, want an ErrUnknown at log.sink", err)
+	}
+}

@@ -38,6 +38,7 @@ type Plan struct {
 	WALWarnBytes, WALMaxBytes int64
 	LogLevel                  string
 	LogFormat                 string
+	LogSink                   string // auto, stdout or journal
 	Gazetteer                 *gazetteer.Gazetteer
 	Checks                    []daemon.Check
 	Watches                   []daemon.WatchJob
@@ -85,6 +86,9 @@ func (c *Config) setDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "auto"
 	}
+	if c.Log.Sink == "" {
+		c.Log.Sink = "auto"
+	}
 	if len(c.Subscribers) == 0 {
 		c.Subscribers = []SubscriberConfig{{Name: "log", Sink: "log"}}
 	}
@@ -119,6 +123,7 @@ func (c *Config) Build() (*Plan, error) {
 		FullSync:  c.Durability == "full",
 		LogLevel:  c.Log.Level,
 		LogFormat: c.Log.Format,
+		LogSink:   c.Log.Sink,
 		Gazetteer: gazetteer.Default(),
 	}}
 	b.plan.MaxFuture = monitor.DefaultMaxFuture
@@ -140,6 +145,9 @@ func (c *Config) Build() (*Plan, error) {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" && c.Log.Format != "auto" {
 		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want auto, json or console", ErrUnknown))
+	}
+	if c.Log.Sink != "auto" && c.Log.Sink != "stdout" && c.Log.Sink != "journal" {
+		b.fail("log.sink", c.Log.Sink, fmt.Errorf("%w: want auto, stdout or journal", ErrUnknown))
 	}
 	b.retention(c)
 	b.http(c.HTTP)

@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/monitor/source/replay"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
@@ -136,6 +137,29 @@ func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
 }
 
+// openLog builds the daemon's log: newLogger's on w, or, under systemd (w is
+// the journal stream $JOURNAL_STREAM names) or with sink journal, the journal
+// with structured fields (systemd.JournalCore), falling back to w for any
+// entry the journal does not take.
+func openLog(w io.Writer, level, format, sink string) (*zap.Logger, error) {
+	log, err := newLogger(w, level, format)
+	if err != nil || sink == "stdout" {
+		return log, err
+	}
+	f, _ := w.(*os.File)
+	if sink != "journal" && !systemd.IsJournalStream(f) {
+		return log, nil
+	}
+	if !systemd.JournalAvailable() {
+		if sink == "journal" {
+			log.Warn("the journal's socket is unreachable; logging to stdout")
+		}
+		return log, nil
+	}
+	lvl, _ := zapcore.ParseLevel(level) // newLogger checked it
+	return zap.New(systemd.NewJournalCore(lvl, nil, log.Core())), nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
@@ -159,7 +183,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *logFmt != "" {
 		plan.LogFormat = *logFmt
 	}
-	log, err := newLogger(stdout, plan.LogLevel, plan.LogFormat)
+	log, err := openLog(stdout, plan.LogLevel, plan.LogFormat, plan.LogSink)
 	if err != nil {
 		return err
 	}

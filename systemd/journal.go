@@ -20,9 +20,13 @@ const (
 	// line's field "watch" is GEOWATCH_WATCH, "alert_id" GEOWATCH_ALERT_ID.
 	JournalPrefix = "GEOWATCH_"
 	// JournalEventField is GEOWATCH_EVENT, what a line is about: alert,
-	// notify, check, reload, silence, retention, push, store, http, service
-	// or log (see JournalEvent).
+	// transition, notify, check, reload, silence, retention, push, store,
+	// http, service or log (see JournalEvent).
 	JournalEventField = JournalPrefix + "EVENT"
+	// AlertsLogger is the name of the logger the log subscriber (sink: log)
+	// writes to: its "alert firing" and "alert resolved" lines are the
+	// announced alerts, GEOWATCH_EVENT=alert.
+	AlertsLogger = "alerts"
 )
 
 // JournalSend is journald's native protocol as go-systemd speaks it (to
@@ -34,7 +38,10 @@ type JournalSend func(message string, priority journal.Priority, vars map[string
 // severity), SYSLOG_IDENTIFIER, GEOWATCH_EVENT, GEOWATCH_LOGGER (the zap
 // logger's name) and each zap field as GEOWATCH_<KEY> (upper-cased, any
 // character but a letter, digit or _ as _): GEOWATCH_WATCH, GEOWATCH_RULE,
-// GEOWATCH_STATE, GEOWATCH_ALERT_ID, GEOWATCH_TRANSITION_ID… Strings are as
+// GEOWATCH_STATE, GEOWATCH_ALERT_ID, GEOWATCH_TRANSITION_ID… (but the state
+// of a transition never announced, GEOWATCH_EVENT=transition, is
+// GEOWATCH_TRANSITION_STATE, so that GEOWATCH_STATE=firing matches only the
+// alerts subscribers get). Strings are as
 // logged, numbers in Go's shortest form, durations in seconds as in the JSON
 // log, times RFC 3339, objects (labels, stats) JSON. MESSAGE is the log's
 // message, followed by ": " and its text field when it has one (an alert's
@@ -97,7 +104,14 @@ func (c *JournalCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	}
 	vars["SYSLOG_IDENTIFIER"] = JournalIdentifier
 	if _, ok := vars[JournalEventField]; !ok { // a field "event" names it itself
-		vars[JournalEventField] = JournalEvent(e.Message)
+		vars[JournalEventField] = JournalEvent(e.LoggerName, e.Message)
+	}
+	// GEOWATCH_STATE=firing matches exactly what subscribers are sent: the
+	// engine's lines about transitions never announced (pending, silenced)
+	// carry their state under another name.
+	if st, ok := vars[JournalPrefix+"STATE"]; ok && vars[JournalEventField] == "transition" {
+		delete(vars, JournalPrefix+"STATE")
+		vars[JournalPrefix+"TRANSITION_STATE"] = st
 	}
 	if e.LoggerName != "" {
 		vars[JournalPrefix+"LOGGER"] = e.LoggerName
@@ -147,10 +161,10 @@ func JournalFieldName(key string) string {
 // journalEvents maps log messages to GEOWATCH_EVENT, first match wins: exact
 // messages, then prefixes ending in a space.
 var journalEvents = []struct{ msg, event string }{
-	{"alert firing", "alert"}, {"alert resolved", "alert"}, {"alert pending", "alert"}, {"alert silenced", "alert"},
 	{"alert notification ", "notify"}, {"alertmanager ", "notify"}, {"subscribers ", "notify"},
 	{"save subscriber cursor", "notify"}, {"read subscriber cursor", "notify"}, {"read alert outbox", "notify"},
 	{"mark transitions notified", "notify"},
+	{"alert ", "transition"},
 	{"check ", "check"}, {"record rejected", "check"}, {"records rejected", "check"}, {"rejects ", "check"},
 	{"evaluation failed", "check"}, {"evaluated", "check"}, {"replay ", "check"}, {"the spooled ", "check"},
 	{"config reloaded", "reload"}, {"reload ", "reload"},
@@ -165,12 +179,18 @@ var journalEvents = []struct{ msg, event string }{
 	{"jobs still running", "service"}, {"running as root", "service"},
 }
 
-// JournalEvent is the GEOWATCH_EVENT of a log message: "alert" for alert
-// transitions (alert firing, resolved, pending, silenced), "notify" for their
-// delivery to subscribers, "check" for source checks and their records,
-// "reload", "silence", "retention", "push", "store", "http", "service" (start,
-// readiness, stop), and "log" for any other line.
-func JournalEvent(msg string) string {
+// JournalEvent is the GEOWATCH_EVENT of a log message: "alert" for the
+// alerts the log subscriber announces (alert firing, alert resolved, on the
+// AlertsLogger), "transition" for the other alert lines (the engine's alert
+// pending, alert silenced, and alert resolved for a pending alert that ended:
+// stored, never announced), "notify" for deliveries to subscribers, "check"
+// for source checks and their records, "reload", "silence", "retention",
+// "push", "store", "http", "service" (start, readiness, stop), and "log" for
+// any other line.
+func JournalEvent(logger, msg string) string {
+	if logger == AlertsLogger && (msg == "alert firing" || msg == "alert resolved") {
+		return "alert"
+	}
 	for _, e := range journalEvents {
 		if msg == e.msg || strings.HasSuffix(e.msg, " ") && strings.HasPrefix(msg, e.msg) {
 			return e.event

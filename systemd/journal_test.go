@@ -27,16 +27,17 @@ func TestJournalCore(t *testing.T) {
 		got = append(got, sent{msg, pri, vars})
 		return nil
 	}
-	log := zap.New(NewJournalCore(zapcore.InfoLevel, send, nil)).Named("engine").With(zap.String("watch", "vladivostok"))
+	log := zap.New(NewJournalCore(zapcore.InfoLevel, send, nil)).Named("alerts").With(zap.String("watch", "vladivostok"))
 	log.Info("alert firing", zap.String("text", "vladivostok/gathering: 5 reports"), zap.String("rule", "gathering"),
 		zap.String("state", "firing"), zap.String("severity", "warning"), zap.Int64("alert_id", 3),
 		zap.Any("labels", map[string]string{"team": "east", "b": "x"}), zap.Float64("lat", 43.1155))
 	log.Info("alert resolved", zap.String("state", "resolved"), zap.String("severity", "critical"))
+	zap.New(NewJournalCore(zapcore.InfoLevel, send, nil)).Named("engine").Info("alert silenced", zap.String("state", "firing"), zap.Int64("silence_id", 2))
 	log.Warn("check failed", zap.String("source", "usgs-hour"), zap.Error(errors.New("status 503")), zap.Duration("duration", 1500*time.Millisecond))
 	log.Error("something else", zap.String("odd-key.name", "v"))
 	log.Debug("not enabled")
-	if len(got) != 4 {
-		t.Fatalf("%d entries sent, want 4", len(got))
+	if len(got) != 5 {
+		t.Fatalf("%d entries sent, want 5", len(got))
 	}
 	tests := []struct {
 		i    int
@@ -47,11 +48,13 @@ func TestJournalCore(t *testing.T) {
 		{0, "alert firing: vladivostok/gathering: 5 reports", journal.PriWarning, map[string]string{
 			"GEOWATCH_EVENT": "alert", "GEOWATCH_WATCH": "vladivostok", "GEOWATCH_RULE": "gathering", "GEOWATCH_STATE": "firing",
 			"GEOWATCH_ALERT_ID": "3", "GEOWATCH_LABELS": `{"b":"x","team":"east"}`, "GEOWATCH_LAT": "43.1155",
-			"GEOWATCH_LOGGER": "engine", "SYSLOG_IDENTIFIER": "geowatch"}},
+			"GEOWATCH_LOGGER": "alerts", "SYSLOG_IDENTIFIER": "geowatch"}},
 		{1, "alert resolved", journal.PriNotice, map[string]string{"GEOWATCH_EVENT": "alert", "GEOWATCH_STATE": "resolved"}},
-		{2, "check failed", journal.PriWarning, map[string]string{"GEOWATCH_EVENT": "check", "GEOWATCH_SOURCE": "usgs-hour",
+		{2, "alert silenced", journal.PriInfo, map[string]string{"GEOWATCH_EVENT": "transition", "GEOWATCH_STATE": "",
+			"GEOWATCH_TRANSITION_STATE": "firing", "GEOWATCH_SILENCE_ID": "2"}},
+		{3, "check failed", journal.PriWarning, map[string]string{"GEOWATCH_EVENT": "check", "GEOWATCH_SOURCE": "usgs-hour",
 			"GEOWATCH_ERROR": "status 503", "GEOWATCH_DURATION": "1.5"}},
-		{3, "something else", journal.PriErr, map[string]string{"GEOWATCH_EVENT": "log", "GEOWATCH_ODD_KEY_NAME": "v"}},
+		{4, "something else", journal.PriErr, map[string]string{"GEOWATCH_EVENT": "log", "GEOWATCH_ODD_KEY_NAME": "v"}},
 	}
 	for _, tc := range tests {
 		s := got[tc.i]
@@ -79,14 +82,19 @@ func TestJournalCoreFallback(t *testing.T) {
 }
 
 func TestJournalEvent(t *testing.T) {
-	for msg, want := range map[string]string{
-		"alert firing": "alert", "alert pending": "alert", "alert notification failed; retrying": "notify",
-		"check done": "check", "check recovered": "check", "record rejected": "check", "config reloaded": "reload",
-		"reload failed, keeping previous config": "reload", "silence expired": "silence", "retention pruned": "retention",
-		"push ingest failed": "push", "scheduler started": "service", "stopped": "service", "hello": "log",
-	} {
-		if got := JournalEvent(msg); got != want {
-			t.Errorf("JournalEvent(%q) = %q, want %q", msg, got, want)
+	tests := []struct{ logger, msg, want string }{
+		{"alerts", "alert firing", "alert"}, {"alerts", "alert resolved", "alert"},
+		{"engine", "alert pending", "transition"}, {"engine", "alert silenced", "transition"},
+		{"engine", "alert resolved", "transition"}, // a pending alert that ended: never announced
+		{"engine", "alert notification failed; retrying", "notify"},
+		{"", "check done", "check"}, {"", "check recovered", "check"}, {"", "record rejected", "check"},
+		{"", "config reloaded", "reload"}, {"", "reload failed, keeping previous config", "reload"},
+		{"", "silence expired", "silence"}, {"", "retention pruned", "retention"}, {"", "push ingest failed", "push"},
+		{"", "scheduler started", "service"}, {"", "stopped", "service"}, {"", "hello", "log"},
+	}
+	for _, tc := range tests {
+		if got := JournalEvent(tc.logger, tc.msg); got != tc.want {
+			t.Errorf("JournalEvent(%q, %q) = %q, want %q", tc.logger, tc.msg, got, tc.want)
 		}
 	}
 }

@@ -43,6 +43,28 @@ func alertmanagerBinary(t *testing.T) string {
 	return bin
 }
 
+// readmeAlertmanager returns the README's Alertmanager example: the first
+// YAML block after "#### Alertmanager".
+func readmeAlertmanager(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "#### Alertmanager")
+	if i < 0 {
+		t.Fatal("README.md has no Alertmanager section")
+	}
+	s = s[i:]
+	s = s[strings.Index(s, "```yaml\n")+len("```yaml\n"):]
+	block := s[:strings.Index(s, "```")]
+	if !strings.Contains(block, "sink: alertmanager") || !strings.Contains(block, "http://127.0.0.1:9093") {
+		t.Fatalf("the README's Alertmanager example changed:\n%s", block)
+	}
+	return block
+}
+
 // alertmanager is a running Alertmanager on 127.0.0.1.
 type alertmanager struct {
 	url string // http://127.0.0.1:PORT
@@ -265,13 +287,9 @@ watches:
         window: 6h
         labels: {team: east}
         summary: "{{.Count}} reports near Vladivostok"
-subscribers:
-  - name: alertmanager
-    sink: alertmanager
-    url: [%s]
-    resend: 2s
+%s    resend: 2s
     external_url: http://geowatch.example.org:8080
-`, filepath.Join(dir, "geowatch.gpkg"), feedSrv.URL, am.url))
+`, filepath.Join(dir, "geowatch.gpkg"), feedSrv.URL, strings.ReplaceAll(readmeAlertmanager(t), "http://127.0.0.1:9093", am.url)))
 
 	out := &syncBuffer{}
 	done := make(chan error, 1)

@@ -433,7 +433,7 @@ func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, e
 		var n monitor.Notifier
 		switch c.Sink {
 		case "log":
-			n = sink.NewLog(log.Named("alerts"))
+			n = sink.NewLog(log.Named(systemd.AlertsLogger))
 		case "file":
 			f, err := sink.OpenRotatingFile(c.Path, c.Rotation)
 			if err != nil {

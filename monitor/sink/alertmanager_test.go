@@ -252,3 +252,67 @@ func TestNewAlertmanagerURL(t *testing.T) {
 		t.Error("external_url without a scheme = nil error")
 	}
 }
+
+// TestAlertmanagerResendInFlight: a re-send stuck on a slow Alertmanager does
+// not hold up Notify, and when the alert resolves while that re-send (carrying
+// it as firing) is in flight, the resolved state is sent again after it, so
+// that the stale firing state is not what Alertmanager keeps.
+func TestAlertmanagerResendInFlight(t *testing.T) {
+	release := make(chan struct{})
+	resendSeen := make(chan struct{})
+	var mu sync.Mutex
+	var posts [][]sink.AMAlert
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		var alerts []sink.AMAlert
+		if err := json.NewDecoder(r.Body).Decode(&alerts); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		posts = append(posts, alerts)
+		n := len(posts)
+		mu.Unlock()
+		if n == 2 { // the re-send the seed set off: held until released
+			close(resendSeen)
+			<-release
+		}
+	})
+	// No re-send of its own within the test: only the seed's, and the one
+	// after it that a change in flight calls for.
+	am, err := sink.NewAlertmanager([]string{srv.URL}, sink.AlertmanagerOptions{Resend: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer am.Close()
+	if err := am.Notify(t.Context(), firing()); err != nil {
+		t.Fatal(err)
+	}
+	seeded := firing().Alert
+	seeded.ID = 7
+	am.Seed([]monitor.Alert{seeded})
+	<-resendSeen
+	if err := am.Notify(t.Context(), resolved()); err != nil {
+		t.Fatal(err) // returned while the re-send is stuck
+	}
+	close(release)
+	resolvedEnd := "2026-11-26T21:00:00.000Z"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(posts)
+		var last []sink.AMAlert
+		if n > 3 {
+			last = posts[n-1]
+		}
+		mu.Unlock()
+		if len(last) == 1 && last[0].Labels["alert_id"] == "42" && last[0].EndsAt == resolvedEnd {
+			return
+		}
+		if len(last) > 0 || time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("after the stuck re-send: posts %+v, want alert 42 resolved sent again last", posts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -16,6 +16,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store"
+	"go.uber.org/zap"
 )
 
 // alertmanagerBinary returns a Prometheus Alertmanager binary: the one
@@ -365,5 +370,71 @@ watches:
 	}
 	if s := hook.statuses("vladivostok"); len(s) == 0 || s[0] != "firing" {
 		t.Errorf("receiver notifications %v, want firing first", s)
+	}
+}
+
+// TestAlertmanagerSeed: a daemon that starts with alerts firing sends them to
+// its Alertmanager subscribers at once, through each one's filter, but not an
+// alert whose firing a geowatch silence muted (Alertmanager never had it).
+func TestAlertmanagerSeed(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Now().Add(-time.Hour).UTC()
+	announced := lifecycleAlert("vladivostok", "reports", at)
+	saveAlert(t, st, &announced, time.Time{})
+	other := lifecycleAlert("khasan", "reports", at)
+	saveAlert(t, st, &other, time.Time{})
+	sil := monitor.Silence{Watch: "vladivostok", Rule: "muted", StartsAt: at.Add(-time.Minute), EndsAt: at.Add(time.Hour), Comment: "exercise"}
+	if err := st.AddSilence(t.Context(), &sil); err != nil {
+		t.Fatal(err)
+	}
+	muted := lifecycleAlert("vladivostok", "muted", at)
+	mutedOpen := monitor.Transition{At: at, To: monitor.StateFiring, SilenceID: sil.ID}
+	if err := st.SaveAlerts(t.Context(), []monitor.Change{{Alert: &muted, Transition: &mutedOpen}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var alerts []gettableAlert
+		json.NewDecoder(r.Body).Decode(&alerts) //nolint:errcheck // an empty list fails the test
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range alerts {
+			got = append(got, a.Labels["watch"]+"/"+a.Labels["alertname"])
+		}
+	}))
+	defer srv.Close()
+	c, err := configs.Parse([]byte(fmt.Sprintf(`database: x.gpkg
+watches:
+  - {name: vladivostok, lat: 43.1, lon: 131.9, radius: 50km, rules: [{name: reports, type: count, min: 3, window: 6h}, {name: muted, type: count, min: 3, window: 6h}]}
+  - {name: khasan, lat: 42.4, lon: 130.6, radius: 50km, rules: [{name: reports, type: count, min: 3, window: 6h}]}
+subscribers:
+  - {name: am, sink: alertmanager, url: %s, watches: [vladivostok]}
+`, srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := openSubscribers(plan.Subscribers, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs.seed(t.Context(), st, zap.NewNop())
+	if err := waitFor(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 0 }); err != nil {
+		t.Fatalf("nothing sent after the seed: %v", err)
+	}
+	subs.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "vladivostok/reports" {
+		t.Errorf("seeded alerts sent: %v, want only vladivostok/reports (khasan is filtered out, vladivostok/muted was silenced)", got)
 	}
 }

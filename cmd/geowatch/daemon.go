@@ -403,8 +403,9 @@ type seeded struct {
 	filter monitor.Filter
 }
 
-// seed hands each Alertmanager subscriber the alerts firing now, which it
-// re-sends from the start: a restarted or reloaded daemon would otherwise go
+// seed hands each Alertmanager subscriber the alerts firing now that were
+// announced (a silence did not mute every firing transition of theirs), which
+// it re-sends from the start: a restarted or reloaded daemon would otherwise go
 // quiet about them until their next transition, and Alertmanager would
 // resolve them meanwhile.
 func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
@@ -412,6 +413,22 @@ func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
 		return
 	}
 	open, err := st.OpenAlerts(ctx)
+	var ids []int64
+	for _, a := range open {
+		if a.State == monitor.StateFiring {
+			ids = append(ids, a.ID)
+		}
+	}
+	announced := map[int64]bool{}
+	if err == nil && len(ids) > 0 {
+		var ts []store.TransitionRecord
+		ts, err = st.Transitions(ctx, store.TransitionFilter{AlertIDs: ids})
+		for _, t := range ts {
+			if t.To == monitor.StateFiring && monitor.Deliverable(t.Transition) {
+				announced[t.AlertID] = true
+			}
+		}
+	}
 	if err != nil {
 		log.Error("alertmanager subscribers: read the firing alerts; they are sent at their next transition", zap.Error(err))
 		return
@@ -419,7 +436,7 @@ func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
 	for _, am := range s.alertmanagers {
 		var firing []monitor.Alert
 		for _, a := range open {
-			if a.State == monitor.StateFiring && am.filter.Match(monitor.Event{Alert: a, Transition: monitor.Transition{AlertID: a.ID, To: monitor.StateFiring}}) {
+			if a.State == monitor.StateFiring && announced[a.ID] && am.filter.Match(monitor.Event{Alert: a, Transition: monitor.Transition{AlertID: a.ID, To: monitor.StateFiring}}) {
 				firing = append(firing, a)
 			}
 		}

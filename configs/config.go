@@ -76,6 +76,10 @@ type Config struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // auto (default: console on a terminal, else json), json or console
+	// Sink is where the log goes: auto (default: the journal, with structured
+	// fields, when stdout is the journal stream systemd set up, else stdout),
+	// stdout, or journal (the journal's socket; stdout when it is unreachable).
+	Sink string `yaml:"sink"`
 }
 
 // PlaceConfig is a named place for watches and the geotagger.
@@ -167,6 +171,35 @@ func (c *Columns) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	*c = many
 	return nil
+}
+
+// Strings is one string, or several in a YAML list.
+type Strings []string
+
+// UnmarshalYAML reads a string or a list of strings.
+func (c *Strings) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*c = nil
+		if one != "" {
+			*c = Strings{one}
+		}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return errors.New("want a string or a list of them")
+	}
+	*c = many
+	return nil
+}
+
+// First returns the first string, or "".
+func (c Strings) First() string {
+	if len(c) == 0 {
+		return ""
+	}
+	return c[0]
 }
 
 // First returns the first name, or "".
@@ -283,7 +316,7 @@ type RuleConfig struct {
 // to the sinks named in their comments; setting one for another sink is an error.
 type SubscriberConfig struct {
 	Name string `yaml:"name"`
-	Sink string `yaml:"sink"` // log, file or webhook
+	Sink string `yaml:"sink"` // log, file, webhook or alertmanager
 	Path string `yaml:"path"` // file: the JSON-lines file
 	// File rotation by size, done by geowatch; without max_size the file is never
 	// rotated by geowatch (logrotate may move it away).
@@ -292,9 +325,14 @@ type SubscriberConfig struct {
 	MaxAge     string `yaml:"max_age"`     // file, with max_size: rotated files older than this (such as 30d) are removed
 	Compress   bool   `yaml:"compress"`    // file, with max_size: gzip rotated files
 	// Webhook: each event is POSTed as the alerts file's JSON object.
-	URL     string            `yaml:"url"`     // webhook: http(s) URL
-	Timeout string            `yaml:"timeout"` // webhook: per attempt, default 10s; Notify retries within twice this
-	Headers map[string]string `yaml:"headers"` // webhook: extra request headers, such as Authorization
+	URL     Strings           `yaml:"url"`     // webhook: http(s) URL; alertmanager: one base URL or a list of them
+	Timeout string            `yaml:"timeout"` // webhook: per attempt, default 10s; Notify retries within twice this; alertmanager: per request, default 10s
+	Headers map[string]string `yaml:"headers"` // webhook, alertmanager: extra request headers, such as Authorization
+	// Alertmanager: firing alerts are sent again every resend (default 1m; keep
+	// it below Alertmanager's resolve_timeout), and each links to the alert on
+	// the map at external_url (default: the http block's listen address).
+	Resend      string `yaml:"resend"`
+	ExternalURL string `yaml:"external_url"`
 	// Filters; empty means every alert.
 	Watches     []string          `yaml:"watches"`
 	Rules       []string          `yaml:"rules"`

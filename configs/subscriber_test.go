@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/sink"
 )
 
@@ -91,6 +92,14 @@ func TestSubscriberErrors(t *testing.T) {
 		{"bad max_age", "  - name: f\n    sink: file\n    path: a.jsonl\n    max_size: 10\n    max_age: forever\n", "subscribers[0].max_age", 16, nil},
 		{"rotation on log", "  - name: l\n    sink: log\n    compress: true\n", "subscribers[0].compress", 14, ErrNotApplied},
 		{"unknown sink", "  - name: x\n    sink: email\n", "subscribers[0].sink", 13, ErrUnknown},
+		{"webhook with two urls", "  - name: h\n    sink: webhook\n    url: [http://127.0.0.1/a, http://127.0.0.1/b]\n", "subscribers[0].url", 14, nil},
+		{"resend on a webhook", "  - name: h\n    sink: webhook\n    url: http://127.0.0.1/x\n    resend: 1m\n", "subscribers[0].resend", 15, ErrNotApplied},
+		{"alertmanager without url", "  - name: am\n    sink: alertmanager\n", "subscribers[0].url", 0, ErrRequired},
+		{"alertmanager bad second url", "  - name: am\n    sink: alertmanager\n    url:\n      - http://127.0.0.1:9093\n      - ftp://127.0.0.1:9094/s3cret\n", "subscribers[0].url[1]", 0, nil},
+		{"alertmanager url twice", "  - name: am\n    sink: alertmanager\n    url: [http://127.0.0.1:9093, http://127.0.0.1:9093]\n", "subscribers[0].url[1]", 0, nil},
+		{"alertmanager bad resend", "  - name: am\n    sink: alertmanager\n    url: http://127.0.0.1:9093\n    resend: 0s\n", "subscribers[0].resend", 15, ErrNotPositive},
+		{"alertmanager bad external_url", "  - name: am\n    sink: alertmanager\n    url: http://127.0.0.1:9093\n    external_url: geowatch:8080\n", "subscribers[0].external_url", 15, nil},
+		{"path on an alertmanager", "  - name: am\n    sink: alertmanager\n    url: http://127.0.0.1:9093\n    path: a.jsonl\n", "subscribers[0].path", 15, ErrNotApplied},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,5 +121,68 @@ func TestSubscriberErrors(t *testing.T) {
 				t.Errorf("error %v shows a secret", err)
 			}
 		})
+	}
+}
+
+func TestAlertmanagerSubscriber(t *testing.T) {
+	src := subscriberBase + `  - name: am
+    sink: alertmanager
+    url:
+      - http://127.0.0.1:9093
+      - http://127.0.0.1:9094/alertmanager/
+    resend: 30s
+    timeout: 5s
+    external_url: https://geowatch.example.org/
+    min_severity: warning
+  - name: am-default
+    sink: alertmanager
+    url: http://127.0.0.1:9093
+http:
+  listen: 127.0.0.1:8181
+`
+	c, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, def := plan.Subscribers[0], plan.Subscribers[1]
+	if am.Sink != "alertmanager" || !reflect.DeepEqual(am.URLs, []string{"http://127.0.0.1:9093", "http://127.0.0.1:9094/alertmanager/"}) {
+		t.Errorf("alertmanager subscriber = %+v", am)
+	}
+	want := sink.AlertmanagerOptions{Timeout: 5 * time.Second, Resend: 30 * time.Second, ExternalURL: "https://geowatch.example.org/"}
+	if !reflect.DeepEqual(am.Alertmanager, want) {
+		t.Errorf("options = %+v, want %+v", am.Alertmanager, want)
+	}
+	if am.Filter.MinSeverity != monitor.SeverityWarning {
+		t.Errorf("filter = %+v", am.Filter)
+	}
+	// The defaults, with generatorURL on the http block's listener.
+	wantDef := sink.AlertmanagerOptions{Timeout: sink.DefaultAlertmanagerTimeout, Resend: sink.DefaultAlertmanagerResend, ExternalURL: "http://127.0.0.1:8181"}
+	if !reflect.DeepEqual(def.URLs, []string{"http://127.0.0.1:9093"}) || !reflect.DeepEqual(def.Alertmanager, wantDef) {
+		t.Errorf("default alertmanager subscriber = %+v, want options %+v", def, wantDef)
+	}
+}
+
+func TestLogSink(t *testing.T) {
+	for src, want := range map[string]string{"": "auto", "log: {sink: journal}\n": "journal", "log: {sink: stdout}\n": "stdout"} {
+		c, err := Parse([]byte(src + "database: x.db\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.LogSink != want {
+			t.Errorf("%q: log sink %q, want %q", src, p.LogSink, want)
+		}
+	}
+	_, err := Parse([]byte("database: x.db\nlog: {sink: syslog}\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "log.sink" || !errors.Is(err, ErrUnknown) {
+		t.Errorf("log.sink syslog = %v, want an ErrUnknown at log.sink", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -37,6 +38,7 @@ type Plan struct {
 	WALWarnBytes, WALMaxBytes int64
 	LogLevel                  string
 	LogFormat                 string
+	LogSink                   string // auto, stdout or journal
 	Gazetteer                 *gazetteer.Gazetteer
 	Checks                    []daemon.Check
 	Watches                   []daemon.WatchJob
@@ -54,12 +56,15 @@ type Plan struct {
 // Subscriber is a validated subscriber: its sink and its filter.
 type Subscriber struct {
 	Name     string
-	Sink     string // "log", "file" or "webhook"
+	Sink     string // "log", "file", "webhook" or "alertmanager"
 	Path     string // file
 	Rotation sink.Rotation
 	URL      string // webhook
 	Webhook  sink.WebhookOptions
-	Filter   monitor.Filter
+	// URLs are an alertmanager subscriber's Alertmanagers.
+	URLs         []string
+	Alertmanager sink.AlertmanagerOptions
+	Filter       monitor.Filter
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -80,6 +85,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "auto"
+	}
+	if c.Log.Sink == "" {
+		c.Log.Sink = "auto"
 	}
 	if len(c.Subscribers) == 0 {
 		c.Subscribers = []SubscriberConfig{{Name: "log", Sink: "log"}}
@@ -115,6 +123,7 @@ func (c *Config) Build() (*Plan, error) {
 		FullSync:  c.Durability == "full",
 		LogLevel:  c.Log.Level,
 		LogFormat: c.Log.Format,
+		LogSink:   c.Log.Sink,
 		Gazetteer: gazetteer.Default(),
 	}}
 	b.plan.MaxFuture = monitor.DefaultMaxFuture
@@ -136,6 +145,9 @@ func (c *Config) Build() (*Plan, error) {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" && c.Log.Format != "auto" {
 		b.fail("log.format", c.Log.Format, fmt.Errorf("%w: want auto, json or console", ErrUnknown))
+	}
+	if c.Log.Sink != "auto" && c.Log.Sink != "stdout" && c.Log.Sink != "journal" {
+		b.fail("log.sink", c.Log.Sink, fmt.Errorf("%w: want auto, stdout or journal", ErrUnknown))
 	}
 	b.retention(c)
 	b.http(c.HTTP)
@@ -461,7 +473,7 @@ func (b *builder) corridor(path string, cc *CorridorConfig) (geo.Corridor, bool)
 }
 
 func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string]bool) {
-	sub := Subscriber{Name: s.Name, Sink: s.Sink, Path: s.Path, URL: s.URL}
+	sub := Subscriber{Name: s.Name, Sink: s.Sink, Path: s.Path}
 	// Options that only some sinks read; setting one elsewhere is a mistake worth
 	// reporting rather than ignoring.
 	used := map[string]bool{}
@@ -478,17 +490,26 @@ func (b *builder) subscriber(path string, s SubscriberConfig, watches map[string
 		}
 	case "webhook":
 		used["url"], used["timeout"], used["headers"] = true, true, true
+		sub.URL = s.URL.First()
+		if len(s.URL) > 1 {
+			b.fail(path+".url", nil, errors.New("a webhook takes one url (give each its own subscriber)"))
+		}
 		sub.Webhook = b.webhook(path, s)
+	case "alertmanager":
+		used["url"], used["timeout"], used["headers"], used["resend"], used["external_url"] = true, true, true, true, true
+		sub.URLs = s.URL
+		sub.Alertmanager = b.alertmanager(path, s)
 	case "":
-		b.fail(path+".sink", nil, fmt.Errorf("%w: log, file or webhook", ErrRequired))
+		b.fail(path+".sink", nil, fmt.Errorf("%w: log, file, webhook or alertmanager", ErrRequired))
 	default:
-		b.fail(path+".sink", s.Sink, fmt.Errorf("%w: want log, file or webhook", ErrUnknown))
+		b.fail(path+".sink", s.Sink, fmt.Errorf("%w: want log, file, webhook or alertmanager", ErrUnknown))
 	}
 	if s.Sink != "" {
 		for field, set := range map[string]bool{
 			"path": s.Path != "", "max_size": s.MaxSize != 0, "max_backups": s.MaxBackups != nil,
 			"max_age": s.MaxAge != "", "compress": s.Compress,
-			"url": s.URL != "", "timeout": s.Timeout != "", "headers": s.Headers != nil,
+			"url": len(s.URL) > 0, "timeout": s.Timeout != "", "headers": s.Headers != nil,
+			"resend": s.Resend != "", "external_url": s.ExternalURL != "",
 		} {
 			if set && !used[field] {
 				why := s.Sink
@@ -548,13 +569,19 @@ func (b *builder) webhook(path string, s SubscriberConfig) sink.WebhookOptions {
 	if s.Timeout != "" {
 		opt.Timeout = b.duration(path+".timeout", s.Timeout, sink.DefaultWebhookTimeout)
 	}
-	if s.URL == "" {
+	if len(s.URL) == 0 {
 		b.fail(path+".url", nil, ErrRequired)
-	} else if _, err := sink.NewWebhook(s.URL, opt); err != nil {
+	} else if _, err := sink.NewWebhook(s.URL[0], opt); err != nil {
 		// The error names only the URL's scheme and host: the rest may be a secret.
 		b.fail(path+".url", nil, err)
 	}
-	for k, v := range s.Headers {
+	b.headers(path, s.Headers)
+	opt.Headers = s.Headers
+	return opt
+}
+
+func (b *builder) headers(path string, headers map[string]string) {
+	for k, v := range headers {
 		if !headerName.MatchString(k) {
 			b.fail(path+".headers", k, errors.New("not a valid header name"))
 		}
@@ -562,8 +589,64 @@ func (b *builder) webhook(path string, s SubscriberConfig) sink.WebhookOptions {
 			b.fail(path+".headers."+k, nil, errors.New("header value has a line break or NUL"))
 		}
 	}
+}
+
+// alertmanager reads an alertmanager subscriber's options and checks its
+// URLs. Without external_url, generatorURL links to the http block's listen
+// address (a wildcard host becomes this host's name); with neither, alerts
+// carry no generatorURL.
+func (b *builder) alertmanager(path string, s SubscriberConfig) sink.AlertmanagerOptions {
+	opt := sink.AlertmanagerOptions{Timeout: sink.DefaultAlertmanagerTimeout, Resend: sink.DefaultAlertmanagerResend}
+	if s.Timeout != "" {
+		opt.Timeout = b.duration(path+".timeout", s.Timeout, sink.DefaultAlertmanagerTimeout)
+	}
+	if s.Resend != "" {
+		opt.Resend = b.duration(path+".resend", s.Resend, sink.DefaultAlertmanagerResend)
+	}
+	opt.ExternalURL = s.ExternalURL
+	if opt.ExternalURL == "" && b.plan.HTTP != nil {
+		opt.ExternalURL = listenURL(b.plan.HTTP.Listen)
+	}
+	if len(s.URL) == 0 {
+		b.fail(path+".url", nil, ErrRequired)
+	}
+	seen := map[string]bool{}
+	for i, u := range s.URL {
+		field := path + ".url"
+		if len(s.URL) > 1 {
+			field = fmt.Sprintf("%s.url[%d]", path, i)
+		}
+		if seen[u] {
+			b.fail(field, nil, errors.New("listed twice"))
+		}
+		seen[u] = true
+		if err := sink.CheckAlertmanagerURL(u); err != nil {
+			b.fail(field, nil, err)
+		}
+	}
+	if s.ExternalURL != "" {
+		if err := sink.CheckExternalURL(s.ExternalURL); err != nil {
+			b.fail(path+".external_url", nil, err)
+		}
+	}
+	b.headers(path, s.Headers)
 	opt.Headers = s.Headers
 	return opt
+}
+
+// listenURL is the http:// URL of a listen address; a wildcard or empty host
+// is this host's name.
+func listenURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if host, err = os.Hostname(); err != nil {
+			return ""
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // headerName is an HTTP field name: an RFC 9110 token.

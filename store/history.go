@@ -26,7 +26,7 @@ type TransitionFilter struct {
 // Transitions lists stored alert transitions in the order they happened (by
 // id), for geowatch alerts --history.
 func (db *DB) Transitions(ctx context.Context, f TransitionFilter) ([]TransitionRecord, error) {
-	q := `SELECT id, alert_id, at, from_state, to_state, notified_at FROM alert_transitions`
+	q := `SELECT id, alert_id, at, from_state, to_state, silence_id, notified_at FROM alert_transitions`
 	var (
 		where []string
 		args  []any
@@ -64,9 +64,10 @@ func (db *DB) transitions(ctx context.Context, q string, args ...any) ([]Transit
 			t        TransitionRecord
 			from     sql.NullString
 			to       string
+			silence  sql.NullInt64
 			notified sql.NullTime
 		)
-		if err := rows.Scan(&t.ID, &t.AlertID, &t.At, &from, &to, &notified); err != nil {
+		if err := rows.Scan(&t.ID, &t.AlertID, &t.At, &from, &to, &silence, &notified); err != nil {
 			return nil, err
 		}
 		var ok bool
@@ -78,6 +79,7 @@ func (db *DB) transitions(ctx context.Context, q string, args ...any) ([]Transit
 		if t.To, ok = states[to]; !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
 		}
+		t.SilenceID = silence.Int64
 		t.At, t.NotifiedAt = t.At.UTC(), notified.Time.UTC()
 		if !notified.Valid {
 			t.NotifiedAt = time.Time{}

@@ -1,7 +1,10 @@
 // Package systemd speaks the service manager's sd_notify protocol (READY=1,
 // RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1) over the datagram socket named by
-// $NOTIFY_SOCKET, and ships geowatch's unit file. It imports only the standard
-// library. The unit itself, install.sh and the sysusers.d file live beside it.
+// $NOTIFY_SOCKET, writes the process log to journald with structured fields
+// (JournalCore, over go-systemd's native-protocol client), and ships geowatch's
+// unit file. It imports zap and go-systemd's journal package besides the
+// standard library. The unit itself, install.sh and the sysusers.d file live
+// beside it.
 package systemd
 
 import (

@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/monitor/source/replay"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
@@ -136,6 +137,29 @@ func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
 }
 
+// openLog builds the daemon's log: newLogger's on w, or, under systemd (w is
+// the journal stream $JOURNAL_STREAM names) or with sink journal, the journal
+// with structured fields (systemd.JournalCore), falling back to w for any
+// entry the journal does not take.
+func openLog(w io.Writer, level, format, sink string) (*zap.Logger, error) {
+	log, err := newLogger(w, level, format)
+	if err != nil || sink == "stdout" {
+		return log, err
+	}
+	f, _ := w.(*os.File)
+	if sink != "journal" && !systemd.IsJournalStream(f) {
+		return log, nil
+	}
+	if !systemd.JournalAvailable() {
+		if sink == "journal" {
+			log.Warn("the journal's socket is unreachable; logging to stdout")
+		}
+		return log, nil
+	}
+	lvl, _ := zapcore.ParseLevel(level) // newLogger checked it
+	return zap.New(systemd.NewJournalCore(lvl, nil, log.Core())), nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
@@ -159,7 +183,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *logFmt != "" {
 		plan.LogFormat = *logFmt
 	}
-	log, err := newLogger(stdout, plan.LogLevel, plan.LogFormat)
+	log, err := openLog(stdout, plan.LogLevel, plan.LogFormat, plan.LogSink)
 	if err != nil {
 		return err
 	}
@@ -191,6 +215,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 		return err
 	}
 	defer func() { subs.Close() }()
+	subs.seed(ctx, st, log)
 	engine.SetNotifiers(subs.notifiers)
 
 	dopt := daemon.Options{}
@@ -294,6 +319,7 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB
 	if err != nil {
 		return reloaded{}, err
 	}
+	subs.seed(ctx, st, log)
 	resumeReplays(ctx, plan, st, log)
 	ch, err := d.Apply(plan.Checks, plan.Watches)
 	if err != nil {
@@ -368,6 +394,54 @@ func warnRemovals(log *zap.Logger, old, plan *configs.Plan, ch daemon.Changes) {
 type subscribers struct {
 	notifiers []monitor.Notifier
 	closers   []io.Closer
+	// alertmanagers re-send the firing alerts their filter matches.
+	alertmanagers []seeded
+}
+
+type seeded struct {
+	sink   *sink.Alertmanager
+	filter monitor.Filter
+}
+
+// seed hands each Alertmanager subscriber the alerts firing now that were
+// announced (a silence did not mute every firing transition of theirs), which
+// it re-sends from the start: a restarted or reloaded daemon would otherwise go
+// quiet about them until their next transition, and Alertmanager would
+// resolve them meanwhile.
+func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
+	if len(s.alertmanagers) == 0 {
+		return
+	}
+	open, err := st.OpenAlerts(ctx)
+	var ids []int64
+	for _, a := range open {
+		if a.State == monitor.StateFiring {
+			ids = append(ids, a.ID)
+		}
+	}
+	announced := map[int64]bool{}
+	if err == nil && len(ids) > 0 {
+		var ts []store.TransitionRecord
+		ts, err = st.Transitions(ctx, store.TransitionFilter{AlertIDs: ids})
+		for _, t := range ts {
+			if t.To == monitor.StateFiring && monitor.Deliverable(t.Transition) {
+				announced[t.AlertID] = true
+			}
+		}
+	}
+	if err != nil {
+		log.Error("alertmanager subscribers: read the firing alerts; they are sent at their next transition", zap.Error(err))
+		return
+	}
+	for _, am := range s.alertmanagers {
+		var firing []monitor.Alert
+		for _, a := range open {
+			if a.State == monitor.StateFiring && announced[a.ID] && am.filter.Match(monitor.Event{Alert: a, Transition: monitor.Transition{AlertID: a.ID, To: monitor.StateFiring}}) {
+				firing = append(firing, a)
+			}
+		}
+		am.sink.Seed(firing)
+	}
 }
 
 func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, error) {
@@ -376,7 +450,7 @@ func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, e
 		var n monitor.Notifier
 		switch c.Sink {
 		case "log":
-			n = sink.NewLog(log.Named("alerts"))
+			n = sink.NewLog(log.Named(systemd.AlertsLogger))
 		case "file":
 			f, err := sink.OpenRotatingFile(c.Path, c.Rotation)
 			if err != nil {
@@ -392,6 +466,17 @@ func openSubscribers(cfg []configs.Subscriber, log *zap.Logger) (*subscribers, e
 				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
 			}
 			n = w
+		case "alertmanager":
+			opt := c.Alertmanager
+			opt.Log = log.Named("alertmanager").With(zap.String("subscriber", c.Name))
+			am, err := sink.NewAlertmanager(c.URLs, opt)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("subscriber %s: %w", c.Name, err)
+			}
+			s.closers = append(s.closers, am)
+			s.alertmanagers = append(s.alertmanagers, seeded{am, c.Filter})
+			n = am
 		}
 		s.notifiers = append(s.notifiers, monitor.Subscription{Subscriber: c.Name, Sink: n, Filter: c.Filter})
 	}

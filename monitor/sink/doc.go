@@ -1,9 +1,12 @@
 // Package sink holds geowatch's alert sinks, the monitor.Notifier implementations
 // that announce alert transitions: Log writes one zap line per event to the process
 // log, File appends one JSON object per event to an alerts file (rotating it by
-// size if asked), Webhook POSTs that same object to a URL.
+// size if asked), Webhook POSTs that same object to a URL, and Alertmanager
+// hands the alerts to Prometheus Alertmanagers through their API, re-sending
+// the firing ones (see Alertmanager for its labels and annotations).
 //
-// Both carry the same stable, snake_case keys, which subscribers filter on:
+// The log, the file and the webhook carry the same stable, snake_case keys,
+// which subscribers filter on:
 //
 //	alert_id       int     the alert's store id
 //	watch          string  the watch's name

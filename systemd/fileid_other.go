@@ -1,0 +1,7 @@
+//go:build !unix
+
+package systemd
+
+import "os"
+
+func fileID(*os.File) (string, bool) { return "", false }

@@ -33,6 +33,7 @@
   map.attributionControl.addAttribution('Basemap: Natural Earth (public domain) · Leaflet (BSD-2-Clause)');
   map.setView([43, 131.5], 7);
   map.createPane('base').style.zIndex = 200;
+  map.createPane('obs').style.zIndex = 350; // under the alerts' shapes (overlayPane, 400)
 
   const watchLayer = L.layerGroup().addTo(map);
   const alertLayer = L.layerGroup().addTo(map);
@@ -116,7 +117,7 @@
       const p = f.properties;
       alertsByID.set(f.id, f);
       const color = severityColor[p.severity] || '#555';
-      const style = { color, weight: 2, fillColor: color, fillOpacity: p.state === 'firing' ? 0.25 : 0.1,
+      const style = { color, weight: 3, fillColor: color, fillOpacity: p.state === 'firing' ? 0.3 : 0.1,
         dashArray: p.state === 'pending' ? '4 4' : null, className: 'alert-shape' };
       const layer = f.geometry.type === 'Polygon'
         ? L.polygon(f.geometry.coordinates.map((ring) => ring.map((c) => [c[1], c[0]])), style)
@@ -195,7 +196,7 @@
     const dot = (o) => {
       const p = o.properties;
       const m = L.circleMarker([o.geometry.coordinates[1], o.geometry.coordinates[0]],
-        { radius: 4, color: '#fff', weight: 1, fillColor: '#1e6fd9', fillOpacity: 0.9, className: 'obs' });
+        { pane: 'obs', radius: 4, color: '#fff', weight: 1, fillColor: '#1e6fd9', fillOpacity: 0.9, className: 'obs' });
       m.bindTooltip((p.title || p.kind) + ' · ' + fmtTime(p.observed_at) + ' · ' + p.source);
       return m;
     };
@@ -216,7 +217,7 @@
       for (const o of group) { lat += o.geometry.coordinates[1]; lon += o.geometry.coordinates[0]; }
       const at = [lat / group.length, lon / group.length];
       const size = Math.min(44, 20 + 4 * Math.log2(group.length));
-      const m = L.marker(at, { icon: L.divIcon({ className: 'cluster', html: String(group.length), iconSize: [size, size] }), keyboard: false });
+      const m = L.marker(at, { pane: 'obs', icon: L.divIcon({ className: 'cluster', html: String(group.length), iconSize: [size, size] }), keyboard: false });
       m.bindTooltip(group.length + ' observations');
       m.on('click', () => map.setView(at, Math.min(z + 2, 18)));
       m.addTo(obsLayer);

@@ -43,8 +43,8 @@ type mapDaemon struct {
 
 // defaultScenarioConfig is the embedded default config as a user copies it,
 // with its files in dir, the replay without its lead (every event arrives at the
-// first pull, instead of over three minutes) and an http block with a push
-// source; extraHTTP is added to the http block.
+// first pull, instead of over three minutes), a push source, and the README's
+// http block for the map; extraHTTP is added to the http block.
 func defaultScenarioConfig(t *testing.T, dir, extraHTTP string) string {
 	t.Helper()
 	cfg := string(configs.DefaultYAML)
@@ -59,7 +59,11 @@ func defaultScenarioConfig(t *testing.T, dir, extraHTTP string) string {
 		}
 		cfg = strings.Replace(cfg, r[0], r[1], 1)
 	}
-	return cfg + "\nhttp:\n  listen: 127.0.0.1:0\n" + extraHTTP
+	block := readmeBlock(t, "\n### Live map and read API\n", "yaml")
+	if !strings.Contains(block, "listen: 127.0.0.1:8080") {
+		t.Fatalf("the README's map config no longer listens on 127.0.0.1:8080:\n%s", block)
+	}
+	return cfg + "\n" + strings.Replace(block, "127.0.0.1:8080", "127.0.0.1:0", 1) + extraHTTP
 }
 
 // startMapDaemon runs `geowatch run --config` on cfg until the test ends and
@@ -338,6 +342,19 @@ func TestHTTPQuery(t *testing.T) {
 		}
 		if want := map[string]string{"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}[tc.query.Get("format")]; want != "" && h.Get("Content-Type") != want {
 			t.Errorf("%s: Content-Type %q, want %q", tc.name, h.Get("Content-Type"), want)
+		}
+	}
+
+	// The README's examples, against this daemon.
+	block := readmeBlock(t, "\n### Live map and read API\n", "sh")
+	urls := regexp.MustCompile(`curl '(http://127\.0\.0\.1:8080/[^']+)'`).FindAllStringSubmatch(block, -1)
+	if len(urls) != 3 {
+		t.Fatalf("the README's map examples: %d curl commands, want 3:\n%s", len(urls), block)
+	}
+	for _, u := range urls {
+		code, _, body := httpGet(t, strings.Replace(u[1], "http://127.0.0.1:8080", d.base, 1))
+		if code != 200 || strings.Count(body, "\n") < 3 {
+			t.Errorf("README example %s = %d:\n%.300s", u[1], code, body)
 		}
 	}
 

@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +102,20 @@ func startMapDaemon(t *testing.T, dir, cfg string) *mapDaemon {
 			t.Fatalf("daemon exited early: %v\nlog:\n%s", err, d.log.buf.String())
 		case <-deadline.C:
 			t.Fatalf("timed out waiting for the daemon to listen and fire; log:\n%s", d.log.buf.String())
+		}
+	}
+}
+
+// waitLog waits until the daemon has logged msg n times.
+func (d *mapDaemon) waitLog(t *testing.T, msg string, n int) {
+	t.Helper()
+	deadline := time.NewTimer(2 * time.Minute)
+	defer deadline.Stop()
+	for len(d.log.find(t, msg)) < n {
+		select {
+		case <-d.log.wrote:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %q; log:\n%s", msg, d.log.buf.String())
 		}
 	}
 }
@@ -285,6 +301,30 @@ func TestMapToken(t *testing.T) {
 	}
 	if code, _, _ := httpGet(t, d.base+"/healthz"); code != 200 {
 		t.Errorf("/healthz = %d, want 200 without a token", code)
+	}
+
+	// A reload reads the token again and shows the new config's watches.
+	d.waitLog(t, "scheduler started", 1) // from then on SIGHUP reaches the daemon
+	writeFile(t, tokenFile, "new-token\n")
+	writeFile(t, d.cfg, strings.Replace(readFile(t, d.cfg), "\nwatches:\n", `
+watches:
+  - name: artyom
+    lat: 43.35
+    lon: 132.19
+    radius: 10km
+    schedule: "@every 1h"
+    rules: [{name: reports, type: count, min: 3, window: 6h}]
+`, 1))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	d.waitLog(t, "config reloaded", 1)
+	if code, _, _ := httpGet(t, d.base+"/v1/watches", "Authorization", "Bearer s3cret-token"); code != 401 {
+		t.Errorf("the old token after a reload = %d, want 401", code)
+	}
+	code, _, body := httpGet(t, d.base+"/v1/watches", "Authorization", "Bearer new-token")
+	if code != 200 || !strings.Contains(body, `"id":"artyom"`) {
+		t.Errorf("/v1/watches after the reload = %d, lacks artyom:\n%.300s", code, body)
 	}
 }
 

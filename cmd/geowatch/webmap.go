@@ -42,6 +42,7 @@ const (
 	httpQueryRows   = 10000            // GET /v1/observations: default and largest limit
 	transitionsRows = 100              // GET /v1/transitions: default limit
 	maxTransitions  = 1000             // and its largest
+	timelineAlerts  = 1000             // the newest alerts whose transitions the timeline reads
 )
 
 // contentSecurityPolicy is every read response's CSP: scripts, styles and data
@@ -333,7 +334,9 @@ func (m *mapAPI) transitions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	as, err := m.st.Alerts(r.Context(), store.AlertFilter{Since: since})
+	// The newest alerts changed since then: an old alert that resolved later
+	// is among them, since a transition updates its alert.
+	as, err := m.st.Alerts(r.Context(), store.AlertFilter{Since: since, Limit: timelineAlerts})
 	if err != nil {
 		m.fail(w, err)
 		return

@@ -136,11 +136,13 @@ func (m *mapAPI) guard(h http.Handler) http.Handler {
 	})
 }
 
-// sameOrigin refuses what a browser marks as coming from another site: a
-// Sec-Fetch-Site other than same-origin or none (typed in), or an Origin that
-// is not this host.
+// sameOrigin refuses what a browser marks as coming from another origin (a
+// Sec-Fetch-Site other than same-origin or none, i.e. typed in), except a
+// top-level navigation, whose answer the other page cannot read (a link to the
+// map from a wiki works); and an Origin that is not this host.
 func sameOrigin(r *http.Request) bool {
-	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" &&
+		(r.Header.Get("Sec-Fetch-Mode") != "navigate" || r.Header.Get("Sec-Fetch-Dest") != "document") {
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" {

@@ -268,6 +268,12 @@ func TestMapHTTP(t *testing.T) {
 	if code, _, _ := httpGet(t, d.base+"/v1/alerts", "Sec-Fetch-Site", "cross-site"); code != 403 {
 		t.Errorf("cross-site GET = %d, want 403", code)
 	}
+	if code, _, _ := httpGet(t, d.base+"/v1/alerts", "Sec-Fetch-Site", "same-site", "Sec-Fetch-Mode", "cors"); code != 403 {
+		t.Errorf("same-site (another port) fetch = %d, want 403", code)
+	}
+	if code, _, _ := httpGet(t, d.base+"/", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"); code != 200 {
+		t.Errorf("a link from another site to the map = %d, want 200", code)
+	}
 	if code, _, _ := httpGet(t, d.base+"/v1/alerts", "Origin", "http://evil.example"); code != 403 {
 		t.Errorf("GET with a foreign Origin = %d, want 403", code)
 	}

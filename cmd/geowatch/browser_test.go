@@ -121,7 +121,8 @@ func TestMapInBrowser(t *testing.T) {
 	for _, s := range sels {
 		do("wait for "+s, chromedp.WaitReady(chromedp.CSS(s)))
 	}
-	do("wait for observations", chromedp.WaitReady(chromedp.CSS(`.leaflet-marker-icon.cluster, path.obs`)))
+	// The scenario's observations, clustered at the zoom that fits both watches.
+	do("wait for observation clusters", chromedp.WaitReady(chromedp.CSS(`.leaflet-marker-icon.cluster`)))
 	labels := eval(`[...document.querySelectorAll('.watch-label')].map(e => e.textContent).join(',')`)
 	clusters := eval(`String(document.querySelectorAll('.leaflet-marker-icon.cluster, path.obs').length)`)
 	status := eval(`document.getElementById('status').textContent`)
@@ -180,10 +181,22 @@ func TestMapInBrowser(t *testing.T) {
 		t.Errorf("the observations do not name their source (field):\n%s", titles)
 	}
 
+	do("the new alert in the timeline", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline li[data-alert-id=%q]`, id))))
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		fail("screenshot", err)
 	}
+	// Zoomed in past the clustering threshold, every observation is its own dot.
+	zoom, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Number(document.getElementById('map').dataset.zoom)`))
+	if err != nil || !(zoom >= 3 && zoom < 11) {
+		fail(fmt.Sprintf("the fitted zoom (%v)", zoom), err)
+	}
+	for ; zoom < 11; zoom++ { // one click at a time: Leaflet drops a zoom asked for during another's animation
+		do("zoom in", chromedp.Click(chromedp.CSS(`.leaflet-control-zoom-in`)),
+			chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#map[data-zoom="%v"]`, zoom+1))))
+	}
+	do("zoomed in: no clusters", chromedp.WaitNotPresent(chromedp.CSS(`.leaflet-marker-icon.cluster`)),
+		chromedp.WaitReady(chromedp.CSS(`path.obs`)))
 	shot := filepath.Join(t.TempDir(), "map.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)

@@ -84,6 +84,7 @@
       map.fitBounds(bounds.reduce((a, b) => a.extend(b), L.latLngBounds(bounds[0].getSouthWest(), bounds[0].getNorthEast())), { padding: [30, 30] });
       fitted = true;
     }
+    $('map').dataset.zoom = String(map.getZoom());
   }
 
   // tagLayer puts data attributes on a layer's SVG elements, for tests and styles.
@@ -255,7 +256,10 @@
     setTimeout(poll, POLL_MS);
   }
 
-  map.on('zoomend', drawObservations);
+  map.on('zoomend', () => {
+    $('map').dataset.zoom = String(map.getZoom()); // for tests: the zoom reached
+    drawObservations();
+  });
   (async () => {
     try {
       await loadBasemap();

@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -492,14 +493,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // unknownParams names the first parameter of q not in known, as an error
 // message; "" when all are known.
 func unknownParams(q url.Values, known ...string) string {
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range q {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(known, k) {
 			return fmt.Sprintf("%s: unknown parameter (known: %s)", k, strings.Join(known, ", "))
 		}

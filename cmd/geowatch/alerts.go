@@ -174,15 +174,19 @@ func toAlertJSON(a monitor.Alert, hist map[int64][]store.TransitionRecord) alert
 	if hist != nil {
 		j.Transitions = []transitionJSON{}
 		for _, t := range hist[a.ID] {
-			tj := transitionJSON{ID: t.ID, AlertID: t.AlertID, At: jsonTime{t.At}, To: t.To.String(), NotifiedAt: optTime(t.NotifiedAt)}
-			if t.From != 0 {
-				s := t.From.String()
-				tj.From = &s
-			}
-			j.Transitions = append(j.Transitions, tj)
+			j.Transitions = append(j.Transitions, toTransitionJSON(t))
 		}
 	}
 	return j
+}
+
+func toTransitionJSON(t store.TransitionRecord) transitionJSON {
+	tj := transitionJSON{ID: t.ID, AlertID: t.AlertID, At: jsonTime{t.At}, To: t.To.String(), NotifiedAt: optTime(t.NotifiedAt)}
+	if t.From != 0 {
+		s := t.From.String()
+		tj.From = &s
+	}
+	return tj
 }
 
 // finite drops the statistics JSON cannot hold (an infinite ratio, a NaN).

@@ -337,6 +337,7 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB
 	warnRemovals(log, old, plan, ch)
 	if api != nil {
 		api.srv.SetPush(push)
+		api.read.setPlan(plan)
 	}
 	log.Info("config reloaded", zap.String("config", cfgPath), zap.Strings("added", ch.Added),
 		zap.Strings("removed", ch.Removed), zap.Strings("changed", ch.Changed),

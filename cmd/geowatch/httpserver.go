@@ -21,6 +21,7 @@ import (
 // what a reload needs to swap its push endpoint.
 type httpAPI struct {
 	srv    *httpapi.Server
+	read   *mapAPI // the map and the /v1 reads
 	rec    *metrics.Recorder
 	engine *monitor.Engine
 	log    *zap.Logger
@@ -38,10 +39,12 @@ func openHTTP(plan *configs.Plan, st *store.DB, engine *monitor.Engine, d *daemo
 	if err != nil {
 		return nil, err
 	}
+	a.read = newMapAPI(plan, st, engine, a.log)
 	a.srv, err = httpapi.Listen(httpapi.Options{
 		Addr:    plan.HTTP.Listen,
 		Metrics: rec.Handler(),
 		Push:    ph,
+		Read:    a.read.handler(),
 		Ready: []httpapi.ReadyCheck{
 			{Name: "store", Check: st.Ping},
 			{Name: "wal", Check: func(context.Context) error { _, err := st.WALStatus(); return err }},

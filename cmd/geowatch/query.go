@@ -112,69 +112,28 @@ func (s *selection) filter(now time.Time) (f store.QueryFilter, dbFile string, e
 			dbFile = plan.Database
 		}
 	}
-	switch {
-	case *s.near != "" && *s.within != "":
-		return f, "", usageError{s.cmd + ": --near and --within exclude each other"}
-	case *s.near != "" && *s.radius == "":
-		return f, "", usageError{s.cmd + ": --near needs --radius"}
-	case *s.near == "" && *s.radius != "":
-		return f, "", usageError{s.cmd + ": --radius needs --near"}
-	case len(s.filters) > 0 && *s.within == "":
-		return f, "", usageError{s.cmd + ": --filter selects a --within feature"}
-	case *s.limit < 0:
-		return f, "", usageError{fmt.Sprintf("%s: --limit %d: must not be negative", s.cmd, *s.limit)}
-	}
-	if *s.near != "" {
-		m, err := geo.ParseDistance(*s.radius)
-		if err != nil {
-			return f, "", usageError{fmt.Sprintf("%s: --radius: %v", s.cmd, err)}
-		}
-		if m <= 0 {
-			return f, "", usageError{fmt.Sprintf("%s: --radius %s: must be positive", s.cmd, *s.radius)}
-		}
-		p, ok, err := parseLatLon(*s.near)
-		if err != nil {
-			return f, "", usageError{fmt.Sprintf("%s: --near %q: %v", s.cmd, *s.near, err)}
-		}
-		if !ok {
+	spec := selectionSpec{Near: *s.near, Radius: *s.radius, Within: *s.within, Since: *s.since, Until: *s.until,
+		Filters: s.filters, Kinds: s.kinds, Sources: s.sources, Limit: *s.limit}
+	f, err = spec.resolve(now, selectionEnv{
+		prefix: s.cmd + ": ",
+		param:  func(p string) string { return "--" + p },
+		place: func(name string) (orb.Point, bool, error) {
 			if err := loadPlan(); err != nil {
-				return f, "", err
+				return orb.Point{}, false, err
 			}
-			place, found := plan.Gazetteer.Lookup(*s.near)
-			if !found {
-				return f, "", usageError{fmt.Sprintf("%s: --near %q: no such place in the gazetteer (give LAT,LON or add it to the config's places)", s.cmd, *s.near)}
+			place, found := plan.Gazetteer.Lookup(name)
+			return place.Point, found, nil
+		},
+		placeHint: "give LAT,LON or add it to the config's places",
+		within: func(file string, filters map[string]string) (monitor.Shape, error) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, err
 			}
-			p = place.Point
-		}
-		f.Area = geo.Circle{Center: p, RadiusMeters: m}
-	}
-	if *s.within != "" {
-		data, err := os.ReadFile(*s.within)
-		if err != nil {
-			return f, "", fmt.Errorf("%s: --within: %w", s.cmd, err)
-		}
-		kv := map[string]string{}
-		for _, e := range s.filters {
-			k, v, ok := strings.Cut(e, "=")
-			if !ok || k == "" {
-				return f, "", usageError{fmt.Sprintf("%s: --filter %q: want KEY=VALUE", s.cmd, e)}
-			}
-			kv[k] = v
-		}
-		pg, err := geo.LoadPolygon(data, kv)
-		if err != nil {
-			return f, "", fmt.Errorf("%s: --within %s: %w", s.cmd, *s.within, err)
-		}
-		f.Area = pg
-	}
-	if f.Since, err = parseWhen(*s.since, now); err != nil {
-		return f, "", usageError{fmt.Sprintf("%s: --since: %v", s.cmd, err)}
-	}
-	if f.Until, err = parseWhen(*s.until, now); err != nil {
-		return f, "", usageError{fmt.Sprintf("%s: --until: %v", s.cmd, err)}
-	}
-	f.Kinds, f.Sources, f.Limit = s.kinds, s.sources, *s.limit
-	return f, dbFile, nil
+			return geo.LoadPolygon(data, filters)
+		},
+	})
+	return f, dbFile, err
 }
 
 // parseLatLon reads "LAT,LON"; ok is false for anything that is not two numbers

@@ -1,6 +1,8 @@
 // Package httpapi is geowatch's HTTP listener: liveness (/healthz), readiness
 // (/readyz), Prometheus metrics (/metrics) and, when configured, the push
-// endpoint (POST /v1/observations), on one address with graceful shutdown.
+// endpoint (POST /v1/observations) and the read-only map and API (GET / and
+// GET /v1/…, GET /v1/observations included), on one address with graceful
+// shutdown.
 //
 // It imports zap and the standard library; the handlers it serves are built by
 // their own packages (monitor/metrics, monitor/source/push) and passed in.
@@ -43,6 +45,10 @@ type Options struct {
 	Metrics http.Handler
 	// Push serves POST /v1/observations; nil answers 404 until SetPush.
 	Push http.Handler
+	// Read serves the read-only side: every path the others do not, and GET
+	// and HEAD of /v1/observations. It guards itself (its token changes on
+	// reload); nil answers 404.
+	Read http.Handler
 	// Ready lists what /readyz checks, in order; the first failure answers 503
 	// naming it. Each check gets DefaultReadyTimeout.
 	Ready []ReadyCheck
@@ -88,6 +94,9 @@ func Listen(opt Options) (*Server, error) {
 		mux.Handle("/metrics", s.guard(opt.Metrics))
 	}
 	mux.HandleFunc(PushPath, s.servePush)
+	if opt.Read != nil {
+		mux.Handle("/", opt.Read)
+	}
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -158,6 +167,10 @@ func (s *Server) guard(h http.Handler) http.Handler {
 }
 
 func (s *Server) servePush(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.opt.Read != nil {
+		s.opt.Read.ServeHTTP(w, r)
+		return
+	}
 	h := s.push.Load()
 	if h == nil {
 		http.NotFound(w, r)

@@ -106,3 +106,42 @@ func TestListenInUse(t *testing.T) {
 		t.Errorf("Listen on %s in use = nil error", s.Addr())
 	}
 }
+
+// TestReadRoutes: the read handler gets every path the server does not serve
+// itself and the GETs of the push path; POSTs there stay the push handler's.
+func TestReadRoutes(t *testing.T) {
+	tag := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name+" "+r.Method+" "+r.URL.Path) })
+	}
+	s, err := Listen(Options{Addr: "127.0.0.1:0", Read: tag("read"), Push: tag("push")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	base := "http://" + s.Addr().String()
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/", "read GET /"},
+		{"GET", "/v1/alerts", "read GET /v1/alerts"},
+		{"GET", PushPath, "read GET " + PushPath},
+		{"HEAD", PushPath, ""},
+		{"POST", PushPath, "push POST " + PushPath},
+		{"GET", "/healthz", "ok\n"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != tc.want {
+			t.Errorf("%s %s = %q, want %q", tc.method, tc.path, b, tc.want)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}

@@ -36,7 +36,7 @@ func chromiumPath(t *testing.T) string {
 // their firing alerts are on the map and in the list, an alert made by records
 // pushed during the test appears without a reload, and a click on it lists its
 // observations. The screenshot's path is printed (GEOWATCH_MAP_SCREENSHOT
-// copies it, for the README's docs/map.png).
+// copies it, for the README's cmd/geowatch/web/map.png).
 func TestMapInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	dir := t.TempDir()
@@ -109,9 +109,10 @@ func TestMapInBrowser(t *testing.T) {
 		return v
 	}
 
-	// Both watches, drawn and listed, and their firing alerts, drawn and listed.
+	// The three watches (two circles and the railway corridor), drawn and listed, and
+	// their firing alerts, drawn and listed.
 	var sels []string
-	for _, w := range []string{"vladivostok", "khasan-tumangang"} {
+	for _, w := range []string{"vladivostok", "khasan-tumangang", "khasan-vladivostok-railway"} {
 		sels = append(sels,
 			fmt.Sprintf(`#watches li[data-watch=%q]`, w),
 			fmt.Sprintf(`path.watch-shape[data-watch=%q]`, w),

@@ -223,10 +223,12 @@ type watchRuleJSON struct {
 type watchPropsJSON struct {
 	Name    string          `json:"name"`
 	Place   string          `json:"place,omitempty"`
-	Shape   string          `json:"shape"` // circle or polygon
+	Shape   string          `json:"shape"` // circle, polygon or corridor
 	Center  [2]float64      `json:"center"`
 	RadiusM float64         `json:"radius_m,omitempty"` // a circle's
 	BufferM float64         `json:"buffer_m,omitempty"` // a polygon's
+	WidthM  float64         `json:"width_m,omitempty"`  // a corridor's, each side of its line
+	LengthM float64         `json:"length_m,omitempty"` // a corridor's line
 	Rules   []watchRuleJSON `json:"rules"`
 }
 
@@ -239,7 +241,7 @@ type watchFeatureJSON struct {
 
 // watches answers the configured watches as a FeatureCollection: a circle as a
 // 64-gon with its centre and radius in the properties, a polygon as its
-// MultiPolygon.
+// MultiPolygon, a corridor as its line with its width and length.
 func (m *mapAPI) watches(w http.ResponseWriter, _ *http.Request) {
 	fc := struct {
 		Type     string             `json:"type"`
@@ -262,6 +264,9 @@ func (m *mapAPI) watches(w http.ResponseWriter, _ *http.Request) {
 		case geo.Polygon:
 			p.Shape, p.BufferM = "polygon", s.BufferMeters()
 			g = geometryJSON{"MultiPolygon", s.MultiPolygon()}
+		case geo.Corridor:
+			p.Shape, p.WidthM, p.LengthM = "corridor", s.WidthMeters(), s.LengthMeters()
+			g = geometryJSON{"MultiLineString", s.MultiLineString()}
 		default:
 			p.Shape = "point"
 			g = geometryJSON{"Point", wt.Center}

@@ -199,9 +199,16 @@ func TestMapHTTP(t *testing.T) {
 	names := map[string]watchPropsJSON{}
 	for _, f := range watches.Features {
 		names[f.ID] = f.Properties
-		if f.Geometry.Type != "Polygon" {
-			t.Errorf("watch %s geometry %s, want Polygon", f.ID, f.Geometry.Type)
+		want := "Polygon"
+		if f.Properties.Shape == "corridor" {
+			want = "MultiLineString"
 		}
+		if f.Geometry.Type != want {
+			t.Errorf("watch %s (%s) geometry %s, want %s", f.ID, f.Properties.Shape, f.Geometry.Type, want)
+		}
+	}
+	if w := names["khasan-vladivostok-railway"]; w.Shape != "corridor" || w.WidthM != 10000 || w.LengthM < 200e3 || w.LengthM > 300e3 {
+		t.Errorf("watch khasan-vladivostok-railway = %+v, want the 10 km-wide corridor of about 250 km", w)
 	}
 	if w := names["vladivostok"]; w.Shape != "circle" || w.RadiusM != 50000 || len(w.Rules) != 2 {
 		t.Errorf("watch vladivostok = %+v", w)

@@ -75,7 +75,7 @@
       layer.addTo(watchLayer);
       tagLayer(layer, { watch: p.name });
       bounds.push(layer.getBounds());
-      const li = el('li', null, p.name + (p.shape === 'circle' ? ' · ' + fmtNum(p.radius_m / 1000) + ' km' : ' · polygon') +
+      const li = el('li', null, p.name + ' · ' + shapeText(p) +
         ' · ' + p.rules.map((r) => r.name).join(', '));
       li.dataset.watch = p.name;
       list.append(li);
@@ -85,6 +85,13 @@
       fitted = true;
     }
     $('map').dataset.zoom = String(map.getZoom());
+  }
+
+  // shapeText says what a watch's area is, for the list.
+  function shapeText(p) {
+    if (p.shape === 'circle') return fmtNum(p.radius_m / 1000) + ' km';
+    if (p.shape === 'corridor') return 'corridor ' + fmtNum(p.length_m / 1000) + ' km, ' + fmtNum(p.width_m / 1000) + ' km each side';
+    return p.shape;
   }
 
   // tagLayer puts data attributes on a layer's SVG elements, for tests and styles.

@@ -198,6 +198,20 @@ func TestMapInBrowser(t *testing.T) {
 	}
 	do("zoomed in: no clusters", chromedp.WaitNotPresent(chromedp.CSS(`.leaflet-marker-icon.cluster`)),
 		chromedp.WaitReady(chromedp.CSS(`path.obs`)))
+	// An Alertmanager generatorURL (base/#alert=ID) opens the map on that alert:
+	// selected in the list, its observations listed.
+	rail := `#alerts li[data-watch="khasan-vladivostok-railway"][data-state="firing"]`
+	railAttr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(rail), "data-alert-id"))
+	if err != nil {
+		fail("read the railway alert's id", err)
+	}
+	do("open the map at #alert="+railAttr.Value, chromedp.Navigate(d.base+"/#alert="+railAttr.Value),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#alerts li.selected[data-alert-id=%q]`, railAttr.Value))),
+		chromedp.WaitReady(chromedp.CSS(`#detail-obs li[data-fid]`)))
+	if title := eval(`document.getElementById('detail-title').textContent`); !strings.HasPrefix(title, "khasan-vladivostok-railway/") {
+		t.Errorf("#alert=%s opened %q, want the railway alert", railAttr.Value, title)
+	}
+
 	shot := filepath.Join(t.TempDir(), "map.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)

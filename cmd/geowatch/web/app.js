@@ -150,7 +150,25 @@
     }
     if (!feats.length) list.append(el('li', 'none', 'none'));
     if (selected !== null && !alertsByID.has(selected)) { selected = null; $('detail').hidden = true; }
+    if (wanted !== null && alertsByID.has(wanted)) { // #alert=ID, as Alertmanager's generatorURL links here
+      const id = wanted;
+      wanted = null;
+      const g = alertsByID.get(id).geometry;
+      if (g.type === 'Polygon') map.fitBounds(g.coordinates[0].map((c) => [c[1], c[0]]), { padding: [40, 40] });
+      select(id);
+    }
   }
+
+  // wantedAlert is the alert id in the page's #alert=ID fragment, or null.
+  function wantedAlert() {
+    const m = /^#alert=(\d+)$/.exec(location.hash);
+    return m ? Number(m[1]) : null;
+  }
+  let wanted = wantedAlert();
+  window.addEventListener('hashchange', () => {
+    wanted = wantedAlert();
+    if (wanted !== null && alertsByID.has(wanted)) loadAlerts();
+  });
 
   async function select(id) {
     selected = id;

@@ -126,28 +126,31 @@ func writeAlertsTable(w io.Writer, as []monitor.Alert, hist map[int64][]store.Tr
 // alertJSON is one alert as --format json prints it (and the properties of its
 // GeoJSON feature); keys follow the alerts table's columns.
 type alertJSON struct {
-	ID          int64              `json:"id"`
-	Watch       string             `json:"watch"`
-	Rule        string             `json:"rule"`
-	RuleType    string             `json:"rule_type"`
-	Severity    string             `json:"severity"`
-	State       string             `json:"state"`
-	RadiusM     float64            `json:"radius_m"`
-	WindowS     float64            `json:"window_s"`
-	StartsAt    *jsonTime          `json:"starts_at"`
-	UpdatedAt   jsonTime           `json:"updated_at"`
-	EndsAt      *jsonTime          `json:"ends_at"`
-	Count       int                `json:"count"`
-	Weight      float64            `json:"weight"`
-	Lat         float64            `json:"lat"`
-	Lon         float64            `json:"lon"`
-	FirstSeen   *jsonTime          `json:"first_seen"`
-	LastSeen    *jsonTime          `json:"last_seen"`
-	FIDs        []int64            `json:"fids"`
-	Labels      map[string]string  `json:"labels,omitempty"`
-	Summary     string             `json:"summary,omitempty"`
-	Stats       map[string]float64 `json:"stats,omitempty"`
-	Transitions []transitionJSON   `json:"transitions,omitempty"`
+	ID        int64              `json:"id"`
+	Watch     string             `json:"watch"`
+	Rule      string             `json:"rule"`
+	RuleType  string             `json:"rule_type"`
+	Severity  string             `json:"severity"`
+	State     string             `json:"state"`
+	RadiusM   float64            `json:"radius_m"`
+	WindowS   float64            `json:"window_s"`
+	StartsAt  *jsonTime          `json:"starts_at"`
+	UpdatedAt jsonTime           `json:"updated_at"`
+	EndsAt    *jsonTime          `json:"ends_at"`
+	Count     int                `json:"count"`
+	Weight    float64            `json:"weight"`
+	Lat       float64            `json:"lat"`
+	Lon       float64            `json:"lon"`
+	FirstSeen *jsonTime          `json:"first_seen"`
+	LastSeen  *jsonTime          `json:"last_seen"`
+	FIDs      []int64            `json:"fids"`
+	Labels    map[string]string  `json:"labels,omitempty"`
+	Summary   string             `json:"summary,omitempty"`
+	Stats     map[string]float64 `json:"stats,omitempty"`
+	// Progression is a progression alert's steps along its corridor, speed
+	// and predicted next step.
+	Progression *monitor.Progression `json:"progression,omitempty"`
+	Transitions []transitionJSON     `json:"transitions,omitempty"`
 }
 
 type transitionJSON struct {
@@ -166,7 +169,7 @@ func toAlertJSON(a monitor.Alert, hist map[int64][]store.TransitionRecord) alert
 		StartsAt: optTime(a.StartsAt), UpdatedAt: jsonTime{a.UpdatedAt}, EndsAt: optTime(a.EndsAt),
 		Count: a.Finding.Count, Weight: a.Finding.Weight, Lat: a.Finding.Center.Lat(), Lon: a.Finding.Center.Lon(),
 		FirstSeen: optTime(a.Finding.FirstSeen), LastSeen: optTime(a.Finding.LastSeen), FIDs: a.Finding.FIDs,
-		Labels: a.Labels, Summary: a.Summary, Stats: finite(a.Finding.Stats),
+		Labels: a.Labels, Summary: a.Summary, Stats: finite(a.Finding.Stats), Progression: a.Finding.Progression,
 	}
 	if j.FIDs == nil {
 		j.FIDs = []int64{}

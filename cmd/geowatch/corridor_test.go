@@ -116,6 +116,25 @@ func runJourney(t *testing.T, r route, body []byte, want bool) ([]monitor.Alert,
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An analyst's `geowatch alerts --format json` shows the stored progression.
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"alerts", "--db", filepath.Join(dir, "geowatch.gpkg"), "--format", "json"}, &out, &errOut); err != nil {
+		t.Fatalf("alerts: %v\n%s", err, errOut.String())
+	}
+	var listed []alertJSON
+	if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
+		t.Fatalf("alerts --format json: %v\n%s", err, out.String())
+	}
+	if len(listed) != len(alerts) {
+		t.Errorf("alerts --format json lists %d alerts, the store has %d", len(listed), len(alerts))
+	}
+	for _, a := range listed {
+		for _, s := range alerts {
+			if s.ID == a.ID && s.Finding.Progression != nil && (a.Progression == nil || len(a.Progression.Steps) != len(s.Finding.Progression.Steps)) {
+				t.Errorf("alerts --format json: alert %d progression %+v, want the stored one's %d steps", a.ID, a.Progression, len(s.Finding.Progression.Steps))
+			}
+		}
+	}
 	var lines []map[string]any
 	if data, err := os.ReadFile(filepath.Join(dir, "alerts.jsonl")); err == nil {
 		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {

@@ -211,6 +211,10 @@ func TestMapInBrowser(t *testing.T) {
 	if title := eval(`document.getElementById('detail-title').textContent`); !strings.HasPrefix(title, "khasan-vladivostok-railway/") {
 		t.Errorf("#alert=%s opened %q, want the railway alert", railAttr.Value, title)
 	}
+	// The progression's steps and speed are in its list entry.
+	if prog := eval(`document.querySelector('` + rail + ` .progression')?.textContent ?? ''`); !strings.HasPrefix(prog, "7 steps along the route at ") || !strings.Contains(prog, "km/h, last Vladivostok") {
+		t.Errorf("the railway alert's progression reads %q, want its 7 steps, speed and last station", prog)
+	}
 
 	shot := filepath.Join(t.TempDir(), "map.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {

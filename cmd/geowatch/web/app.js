@@ -87,6 +87,17 @@
     $('map').dataset.zoom = String(map.getZoom());
   }
 
+  // progressionText sums up a progression: its steps, speed and where it is
+  // expected next.
+  function progressionText(pr) {
+    const steps = pr.steps || [];
+    const last = steps[steps.length - 1];
+    let s = steps.length + ' steps along the route at ' + fmtNum(pr.speed_kmh) + ' km/h';
+    if (last) s += ', last ' + (last.place || 'km ' + fmtNum(last.along_km)) + ' ' + fmtTime(last.at);
+    if (pr.next) s += '; next ' + (pr.next.place || 'km ' + fmtNum(pr.next.along_km)) + ' ETA ' + fmtTime(pr.next.at);
+    return s;
+  }
+
   // shapeText says what a watch's area is, for the list.
   function shapeText(p) {
     if (p.shape === 'circle') return fmtNum(p.radius_m / 1000) + ' km';
@@ -143,6 +154,7 @@
       li.append(el('div', 'meta', p.count + ' observations · ' + fmtTime(p.first_seen) + ' – ' + fmtTime(p.last_seen)));
       const st = statsText(p.stats);
       if (st) li.append(el('div', 'stats', st));
+      if (p.progression) li.append(el('div', 'stats progression', progressionText(p.progression)));
       if (p.summary) li.append(el('div', 'meta', p.summary));
       if (f.id === selected) li.classList.add('selected');
       li.addEventListener('click', () => select(f.id));

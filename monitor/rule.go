@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"slices"
 	"text/template"
 	"time"
@@ -81,6 +82,17 @@ type ProgressionStep struct {
 	Lon     float64   `json:"lon"`
 	Place   string    `json:"place,omitempty"` // the nearest gazetteer place within 10 km, if any
 	FIDs    []int64   `json:"fids,omitempty"`
+}
+
+// MarshalJSON writes At as the database writes times (UTC, milliseconds, fixed
+// width), so that a progression's times in the alerts column, the sinks and the
+// commands' JSON sort and compare as text like every other time there.
+func (s ProgressionStep) MarshalJSON() ([]byte, error) {
+	type plain ProgressionStep
+	return json.Marshal(struct {
+		plain
+		At string `json:"at"`
+	}{plain(s), s.At.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
 // Watch is a watched place and the rules evaluated for it: a circle (Center and

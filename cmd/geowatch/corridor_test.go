@@ -125,6 +125,9 @@ func runJourney(t *testing.T, r route, body []byte, want bool) ([]monitor.Alert,
 	if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
 		t.Fatalf("alerts --format json: %v\n%s", err, out.String())
 	}
+	if len(listed) > 0 {
+		assertFixedWidthTimes(t, out.Bytes()) // the progression's step times too
+	}
 	if len(listed) != len(alerts) {
 		t.Errorf("alerts --format json lists %d alerts, the store has %d", len(listed), len(alerts))
 	}

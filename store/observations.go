@@ -223,13 +223,13 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	// The rtree rows, written here rather than by the suppressed triggers (see
 	// registerGPKGFunctions): one bulk insert of the rows this batch added, in
 	// fid order, and a replace for stored rows it rewrote.
-	if res.Added > 0 {
+	if res.Added > 0 && db.rtree {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rtree_observations_geom
 			SELECT fid, lon, lon, lat, lat FROM observations WHERE fid > ?`, maxFID); err != nil {
 			return res, fmt.Errorf("fill rtree: %w", err)
 		}
 	}
-	if len(moved) > 0 {
+	if len(moved) > 0 && db.rtree {
 		ids, _ := json.Marshal(moved) // []int64 always marshals
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO rtree_observations_geom
 			SELECT fid, lon, lon, lat, lat FROM observations WHERE fid IN (SELECT value FROM json_each(?))`,

@@ -87,6 +87,7 @@ type options struct {
 	busy       time.Duration
 	walWarn    int64
 	walMax     int64
+	spatial    SpatialIndex
 }
 
 // WithWALLimits sets the write-ahead log sizes past which the store warns
@@ -142,6 +143,8 @@ type DB struct {
 
 	lastWrite atomic.Pointer[error] // the last ingest's failure; nil after a success
 
+	rtree bool // the observations layer has its R*Tree (spatial.go); set at Open
+
 	walWarn, walMax int64        // WithWALLimits
 	walBytes        atomic.Int64 // the WAL's size at the last look (checkpointLoop)
 	walNext         int64        // the next warning threshold; checkpointLoop's own
@@ -189,6 +192,9 @@ func (db *DB) open(ctx context.Context, o options) error {
 	db.r.SetConnMaxIdleTime(5 * time.Minute)
 	if o.readOnly {
 		if err := db.checkSchema(ctx); err != nil {
+			return err
+		}
+		if db.rtree, err = hasRTree(ctx, db.r); err != nil {
 			return err
 		}
 		return db.prepareQueries(ctx)
@@ -569,7 +575,10 @@ func (db *DB) migrate(ctx context.Context, o options) error {
 	}
 	defer m.Close()
 	m.SetMaxOpenConns(1)
-	return db.migrateOn(ctx, m)
+	if err := db.migrateOn(ctx, m); err != nil {
+		return err
+	}
+	return db.applySpatialIndex(ctx, m, o.spatial)
 }
 
 // withTriggers removes the writer's triggers-off parameter from a DSN.

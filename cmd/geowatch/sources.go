@@ -72,6 +72,11 @@ func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap
 			durability = store.DurabilityFull
 		}
 		opts = append(opts, store.WithWALLimits(plan.WALWarnBytes, plan.WALMaxBytes))
+		spatial, err := store.ParseSpatialIndex(plan.SpatialIndex)
+		if err != nil { // Build checked it
+			return nil, err
+		}
+		opts = append(opts, store.WithSpatialIndex(spatial))
 	}
 	return store.Open(ctx, path, append(opts, store.WithDurability(durability))...)
 }

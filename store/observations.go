@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
+	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/paulmach/orb"
 )
 
@@ -319,8 +320,8 @@ const (
 	queryHead = `WITH RECURSIVE hours(b) AS (
   SELECT max(?1, (SELECT min(hour_bucket) FROM observations))
   UNION ALL SELECT b + 1 FROM hours WHERE b < min(?2, (SELECT max(hour_bucket) FROM observations)))
-SELECT o.fid, o.source, o.ext_id, o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision`
-	queryDetail = `, o.ingested_at, o.place, o.title, o.url, o.properties, o.geometry`
+SELECT o.fid, o.source, o.ext_id, +o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision`
+	queryDetail = `, +o.ingested_at, o.place, o.title, o.url, o.properties, o.geometry`
 	queryBody   = `
 FROM hours CROSS JOIN json_each(?3) AS r CROSS JOIN observations AS o INDEXED BY observations_hour_cell
 WHERE o.hour_bucket = hours.b AND o.cell BETWEEN r.value ->> 0 AND r.value ->> 1
@@ -481,19 +482,30 @@ func scanObservation(rows *sql.Rows, detail bool) (monitor.Observation, error) {
 		lon, lat                               float64
 		place, title, url, props, geometryJSON sql.NullString
 	)
-	// go-sqlite3 parses DATETIME columns into time.Time itself.
-	dest := []any{&o.FID, &o.Source, &o.ID, &o.Time, &lon, &lat, &kind, &o.Weight, &precision}
+	// The times are selected as +column, which has no declared type, so
+	// go-sqlite3 hands over the text instead of trying its DATETIME layouts
+	// one by one (three fail on every stored time: 22 % of Q's CPU).
+	var observed, ingested string
+	dest := []any{&o.FID, &o.Source, &o.ID, &observed, &lon, &lat, &kind, &o.Weight, &precision}
 	if detail {
-		dest = append(dest, &o.Ingested, &place, &title, &url, &props, &geometryJSON)
+		dest = append(dest, &ingested, &place, &title, &url, &props, &geometryJSON)
 	}
 	if err := rows.Scan(dest...); err != nil {
 		return o, fmt.Errorf("observation %d: %w", o.FID, err)
+	}
+	var err error
+	if o.Time, err = parseStoredTime(observed); err != nil {
+		return o, fmt.Errorf("observation %d: observed_at: %w", o.FID, err)
+	}
+	if detail {
+		if o.Ingested, err = parseStoredTime(ingested); err != nil {
+			return o, fmt.Errorf("observation %d: ingested_at: %w", o.FID, err)
+		}
 	}
 	o.Point, o.Kind, o.Precision = orb.Point{lon, lat}, kind.String, precisions[precision]
 	if !detail {
 		return o, nil
 	}
-	var err error
 	o.Place, o.Title, o.URL = place.String, title.String, url.String
 	if props.Valid {
 		o.Properties = json.RawMessage(props.String)
@@ -506,8 +518,45 @@ func scanObservation(rows *sql.Rows, detail bool) (monitor.Observation, error) {
 	return o, nil
 }
 
-// CountObservations returns the number of stored observations.
-// ObservedAt returns when the observation stored under (source, id) was
+// parseStoredTime reads a stored time: formatTime's fixed layout, read by
+// hand (it is on every row of every query), else RFC 3339 or SQLite's own
+// forms, for rows another program wrote.
+func parseStoredTime(s string) (time.Time, error) {
+	if len(s) == len(timeLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+		s[19] == '.' && s[23] == 'Z' {
+		num := func(i, n int) (int, bool) {
+			v := 0
+			for _, c := range []byte(s[i : i+n]) {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v, true
+		}
+		y, ok1 := num(0, 4)
+		mo, ok2 := num(5, 2)
+		d, ok3 := num(8, 2)
+		h, ok4 := num(11, 2)
+		mi, ok5 := num(14, 2)
+		sec, ok6 := num(17, 2)
+		ms, ok7 := num(20, 3)
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec < 60 {
+			t := time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC)
+			if t.Day() == d { // not normalised from an impossible date such as 02-30
+				return t, nil
+			}
+		}
+	}
+	for _, layout := range append([]string{time.RFC3339Nano}, sqlite3.SQLiteTimestampFormats...) {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time", s)
+}
+
+// CountObservations returns the number of stored observations. returns when the observation stored under (source, id) was
 // observed, and false when there is none.
 func (db *DB) ObservedAt(ctx context.Context, source, id string) (time.Time, bool, error) {
 	var t time.Time

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,5 +60,35 @@ func TestSpatialIndexSwitch(t *testing.T) {
 	ingest(t, db, "s", monitor.Batch{Observations: []monitor.Observation{obs("d", 131, 42, t0.Add(72*time.Hour))}})
 	if queryInt(t, db, `SELECT count(*) FROM rtree_observations_geom`) != 2 {
 		t.Error("ingest after the rebuild did not fill the R*Tree")
+	}
+}
+
+// TestParseStoredTime reads formatTime's layout by hand and the other forms a
+// row written by another program may hold.
+func TestParseStoredTime(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2026-11-26T07:22:32.123Z", time.Date(2026, 11, 26, 7, 22, 32, 123e6, time.UTC), true},
+		{"0001-01-01T00:00:00.000Z", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"2026-02-30T00:00:00.000Z", time.Time{}, false},
+		{"2026-11-26T07:22:32Z", time.Date(2026, 11, 26, 7, 22, 32, 0, time.UTC), true},
+		{"2026-11-26 07:22:32", time.Date(2026, 11, 26, 7, 22, 32, 0, time.UTC), true},
+		{"2026-11-26T09:22:32.5+02:00", time.Date(2026, 11, 26, 7, 22, 32, 5e8, time.UTC), true},
+		{"yesterday", time.Time{}, false},
+	} {
+		got, err := parseStoredTime(tc.in)
+		if (err == nil) != tc.ok || !got.Equal(tc.want) || (tc.ok && got.Location() != time.UTC) {
+			t.Errorf("parseStoredTime(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		at := time.UnixMilli(rng.Int64N(253402300799999)).UTC() // to 9999-12-31
+		if got, err := parseStoredTime(formatTime(at)); err != nil || !got.Equal(at) {
+			t.Fatalf("parseStoredTime(formatTime(%v)) = %v, %v", at, got, err)
+		}
 	}
 }

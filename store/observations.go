@@ -130,6 +130,20 @@ func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([
 	), nil
 }
 
+// checkGeometry fails as rowArgs would on a geometry that cannot be stored.
+func checkGeometry(o *monitor.Observation) error {
+	if o.Geometry == nil {
+		return nil
+	}
+	if _, isPoint := o.Geometry.(orb.Point); isPoint {
+		return nil
+	}
+	if _, err := marshalGeoJSON(o.Geometry); err != nil {
+		return &monitor.FieldError{Field: "geometry", Err: err}
+	}
+	return nil
+}
+
 // Ingest stores a batch in one transaction and counts what happened to each record.
 // Each observation is normalised and validated; one that fails becomes a rejects
 // row naming its field and never fails the batch. now stamps ingested_at and
@@ -158,20 +172,26 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	stamp := formatTime(now)
 	res := monitor.IngestResult{Seen: len(b.Observations) + len(b.Rejects)}
 	rejects := b.Rejects
-	args := make([]any, 0, len(b.Observations)*obsParams)
+	// The rows are validated here, before the transaction, and their
+	// parameters built one statement at a time inside it: the parameters of a
+	// whole 50k-row batch were 25 MB held at once, and most of an import's
+	// garbage.
+	ok := make([]int32, 0, len(b.Observations))
 	for i := range b.Observations {
 		o := b.Observations[i] // a copy: the caller's batch stays as it was
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			args, err = rowArgs(args, &o, source, b.Namespace, stamp)
+			err = checkGeometry(&o)
 		}
 		if err != nil {
 			rejects = append(rejects, observationReject(i, &o, err))
+			continue
 		}
+		ok = append(ok, int32(i))
 	}
 	res.Rejected = len(rejects)
-	valid := len(args) / obsParams
+	valid := len(ok)
 
 	if db.walMax > 0 {
 		if size := fileSize(db.path + "-wal"); size >= db.walMax {
@@ -190,10 +210,19 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	}
 	newFIDs := make(map[int64]bool, valid)
 	var moved []int64 // stored rows rewritten: their rtree entries must follow
+	args := make([]any, 0, insertSizes[0]*obsParams)
 	for done := 0; done < valid; {
 		i := slices.IndexFunc(insertSizes[:], func(n int) bool { return n <= valid-done })
 		n := insertSizes[i]
-		rows, err := tx.StmtContext(ctx, db.inserts[i]).QueryContext(ctx, args[done*obsParams:(done+n)*obsParams]...)
+		args = args[:0]
+		for _, k := range ok[done : done+n] {
+			o := b.Observations[k]
+			o.Normalize()
+			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // checkGeometry passed it
+				return res, fmt.Errorf("record %d: %w", k, err)
+			}
+		}
+		rows, err := tx.StmtContext(ctx, db.inserts[i]).QueryContext(ctx, args...)
 		if err != nil {
 			return res, err
 		}

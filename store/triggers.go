@@ -10,6 +10,8 @@ extern int sqlite3_auto_extension(void (*xEntryPoint)(void));
 extern const char *sqlite3_db_filename(sqlite3 *db, const char *zDbName);
 extern int sqlite3_uri_boolean(const char *zFile, const char *zParam, int bDefault);
 extern int sqlite3_db_config(sqlite3 *db, int op, ...);
+extern long long sqlite3_memory_used(void);
+extern long long sqlite3_memory_highwater(int resetFlag);
 
 #define SQLITE_DBCONFIG_ENABLE_TRIGGER 1003
 
@@ -51,4 +53,11 @@ func init() {
 	if rc := C.geowatch_install(); rc != 0 {
 		panic(fmt.Sprintf("store: sqlite3_auto_extension = %d", rc))
 	}
+}
+
+// SQLiteMemory returns the bytes SQLite has allocated now and at most since
+// the process started (sqlite3_memory_used, sqlite3_memory_highwater): page
+// caches, statements, sorters, across every connection.
+func SQLiteMemory() (used, highwater int64) {
+	return int64(C.sqlite3_memory_used()), int64(C.sqlite3_memory_highwater(0))
 }

@@ -281,7 +281,7 @@ func Parse(r io.Reader, opt Options) (monitor.Batch, error) {
 type reader struct {
 	csv     *csv.Reader
 	objects *bufio.Reader // set instead of csv for newline-delimited JSON objects (objects.go)
-	in      io.Closer // the decompressed input
+	in      io.Closer     // the decompressed input
 	plan    *plan
 	pending []string // the first row of a headerless file, read to learn its width
 	line    int      // the line where the last row read starts

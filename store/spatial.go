@@ -148,13 +148,22 @@ func hasRTree(ctx context.Context, q interface {
 // applySpatialIndex switches the file to want, in one transaction on w (a
 // connection with triggers on, as migrations run), and sets db.rtree.
 func (db *DB) applySpatialIndex(ctx context.Context, w *sql.DB, want SpatialIndex) error {
+	// A look first, without the write lock: opening a file that is as wanted
+	// takes no lock that another process's writer holds.
+	has, err := hasRTree(ctx, w)
+	if err != nil {
+		return err
+	}
+	db.rtree = has
+	if want == SpatialIndexKeep || has == (want == SpatialIndexRTree) {
+		return nil
+	}
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	has, err := hasRTree(ctx, tx)
-	if err != nil {
+	if has, err = hasRTree(ctx, tx); err != nil { // another process may have switched it meanwhile
 		return err
 	}
 	db.rtree = has

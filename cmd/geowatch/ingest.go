@@ -144,8 +144,8 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Two batches of ingestChunk records are alive at once (pipeline),
-		// about 60 MB with their maps; without a limit the collector lets garbage grow to
-		// twice the heap, and a 1M-row import peaked at 780 MB.
+		// about 60 MB with their maps; without a limit the collector lets
+		// garbage grow to twice the heap.
 		debug.SetMemoryLimit(ingestMemoryLimit)
 	}
 	store.LimitMallocArenas(1)
@@ -205,9 +205,9 @@ func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, 
 // the other core while SQLite writes this one (measured: the writer is the
 // slower of the two; alone, a CSV batch's parse is about a fifth of its
 // store). The hand-over is unbuffered: the next batch waits parsed while this
-// one is stored, so memory holds two. A
-// failed store stops the pull and is the error returned; the batches stored
-// before it stay stored, and the counts returned are theirs.
+// one is stored, so memory holds two. A failed store stops the pull and is the
+// error returned; the batches stored before it stay stored, and the counts
+// returned are theirs.
 func pipeline(ctx context.Context, src monitor.Source, now time.Time,
 	store func(context.Context, monitor.Batch) (monitor.IngestResult, error)) (monitor.IngestResult, error) {
 	ctx, cancel := context.WithCancel(ctx)

@@ -34,10 +34,12 @@ import (
 var ingestChunk = 50_000
 
 // ingestMemoryLimit is the Go heap's soft limit during an import (unless
-// GOMEMLIMIT is set). With the writer's 32 MB page cache (store.WithLowMemory)
-// and one malloc arena a 1M-row CSV import peaked at 253 MB resident (768 MB
-// before), for about 10 % more CPU time.
-const ingestMemoryLimit = 80 << 20
+// GOMEMLIMIT is set). With the writer's 64 MB page cache (store.WithLowMemory)
+// and one malloc arena, a 1M-row CSV import peaked at 295 MB resident (768–823
+// MB before) in 36 s of user CPU (39–43 s before). A 32 MB cache and an 80 MB
+// limit gave 249–260 MB but 48–52 s: the collector and the cache misses cost
+// more than they saved.
+const ingestMemoryLimit = 112 << 20
 
 // cmdIngest imports one file through the engine, as a run of the source NAME:
 // records are validated, stored, rejected and counted in the sources table

@@ -45,6 +45,10 @@ type Config struct {
 	// threshold: this, then each doubling), /readyz fails with "wal" and the
 	// service status says so; default 256MiB, "0" turns it off.
 	WALWarn string `yaml:"wal_warn"`
+	// SpatialIndex is "rtree" (the GeoPackage R*Tree on observations, the
+	// default for a new file) or "off" (none: faster ingest, GDAL and QGIS
+	// scan every row for a spatial filter). Unset, a file keeps what it has.
+	SpatialIndex string `yaml:"spatial_index"`
 	// WALMax, when set, is the WAL size at which ingest is refused (a push
 	// gets 503) rather than the disk filled; default off.
 	WALMax string `yaml:"wal_max"`

@@ -33,6 +33,8 @@ const (
 type Plan struct {
 	Database  string
 	FullSync  bool // durability: full
+	// SpatialIndex is spatial_index: "rtree", "off", or "" (keep the file's).
+	SpatialIndex string
 	MaxFuture time.Duration
 	// WALWarnBytes and WALMaxBytes are wal_warn and wal_max; 0 is off.
 	WALWarnBytes, WALMaxBytes int64
@@ -134,6 +136,10 @@ func (c *Config) Build() (*Plan, error) {
 	}
 	if c.MaxFuture != "" {
 		b.plan.MaxFuture = b.optDuration("max_future", c.MaxFuture)
+	}
+	b.plan.SpatialIndex = c.SpatialIndex
+	if c.SpatialIndex != "" && c.SpatialIndex != "rtree" && c.SpatialIndex != "off" {
+		b.fail("spatial_index", c.SpatialIndex, fmt.Errorf("%w: want rtree or off", ErrUnknown))
 	}
 	if c.Durability != "normal" && c.Durability != "full" {
 		b.fail("durability", c.Durability, fmt.Errorf("%w: want normal or full", ErrUnknown))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -121,12 +122,16 @@ func execCount(ctx context.Context, tx *sql.Tx, stmts []string, args ...any) (in
 // exact time is tested.
 func (db *DB) pruneObservations(ctx context.Context, hour int64, cut string, batch int) (n int64, err error) {
 	err = db.pruneTx(ctx, func(tx *sql.Tx) error {
-		n, err = execCount(ctx, tx, []string{
+		stmts := []string{
 			`INSERT INTO temp.prune_ids SELECT fid FROM observations INDEXED BY observations_hour_cell
 				WHERE hour_bucket <= ?1 AND observed_at < ?2 LIMIT ?3`,
 			`DELETE FROM rtree_observations_geom WHERE id IN (SELECT id FROM temp.prune_ids)`,
 			`DELETE FROM observations WHERE fid IN (SELECT id FROM temp.prune_ids)`,
-		}, hour, cut, batch)
+		}
+		if !db.rtree { // spatial_index: off
+			stmts = slices.Delete(stmts, 1, 2)
+		}
+		n, err = execCount(ctx, tx, stmts, hour, cut, batch)
 		return err
 	})
 	if err != nil {

@@ -42,8 +42,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 10000, "rows per ingest transaction")
 	queries := fs.Int("queries", 200, "times to run the query")
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
+	spatialFlag := fs.String("spatial-index", "rtree", "`rtree` or off: the loaded database's spatial_index, and the SQLite ceiling it is compared with")
+	rounds := fs.Int("rounds", 1, "interleaved `N` rounds of (SQLite ceilings, load); the ratios printed are the medians of the rounds'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	spatial, err := store.ParseSpatialIndex(*spatialFlag)
+	if err != nil || spatial == store.SpatialIndexKeep {
+		return usageError{fmt.Sprintf("bench: --spatial-index %q: want rtree or off", *spatialFlag)}
+	}
+	if *rounds < 1 {
+		return usageError{"bench: --rounds must be at least 1"}
 	}
 	if *openOnly {
 		return benchOpen(ctx, *dbPath, stdout)
@@ -64,6 +73,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	if load {
+		if err := benchRounds(ctx, dir, *dbPath, *workload, *batch, *rounds, spatial, stdout); err != nil {
+			return err
+		}
+	}
 	st, err := store.Open(ctx, *dbPath)
 	if err != nil {
 		return err
@@ -73,15 +87,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		st.Close()
 		return err
 	}
-	if load {
-		res, loadTime, err := benchLoad(ctx, engine, *workload, *batch)
-		if err != nil {
-			st.Close()
-			return err
-		}
-		fmt.Fprintf(stdout, "load      %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions)\n",
-			res.Added, loadTime.Seconds(), float64(res.Added)/loadTime.Seconds(), *batch)
-	} else {
+	if !load {
 		fmt.Fprintf(stdout, "load      skipped: measuring %s as it is\n", *dbPath)
 	}
 
@@ -167,6 +173,110 @@ func benchRules(ctx context.Context, engine *monitor.Engine, stdout io.Writer) e
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ceilingBatch is the transaction size of the SQLite ceilings, as
+// ../shared/bench/ceiling.py.
+const ceilingBatch = 50_000
+
+// benchRounds measures, in rounds, the SQLite ceilings on the workload's rows
+// (with and without the R*Tree: store.Ceiling) and the engine's load of the
+// same rows (parsing, validation, dedupe, the store with its indexes) into a
+// fresh database, interleaved, and prints each round and the medians of the
+// per-round ratios. The last round's database is left at dbPath.
+func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, rounds int, spatial store.SpatialIndex, stdout io.Writer) error {
+	rows, err := ceilingRows(workload)
+	if err != nil {
+		return err
+	}
+	var withRT, without []float64
+	for r := range rounds {
+		ceil := func(rtree bool) (float64, error) {
+			path := filepath.Join(dir, fmt.Sprintf("ceiling-%d-%v.db", r, rtree))
+			defer removeDB(path)
+			took, err := store.Ceiling(ctx, path, rows, ceilingBatch, rtree)
+			if err != nil {
+				return 0, err
+			}
+			return float64(len(rows)) / took.Seconds(), nil
+		}
+		rt, err := ceil(true)
+		if err != nil {
+			return err
+		}
+		plain, err := ceil(false)
+		if err != nil {
+			return err
+		}
+		removeDB(dbPath)
+		st, err := store.Open(ctx, dbPath, store.WithSpatialIndex(spatial))
+		if err != nil {
+			return err
+		}
+		engine, err := monitor.NewEngine(ctx, st, zap.NewNop())
+		if err != nil {
+			st.Close()
+			return err
+		}
+		res, took, err := benchLoad(ctx, engine, workload, batch)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		rate := float64(res.Added) / took.Seconds()
+		withRT, without = append(withRT, rate/rt), append(without, rate/plain)
+		fmt.Fprintf(stdout, "round %d   load %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions, spatial_index %s); "+
+			"SQLite ceiling %.0f rows/s with R*Tree, %.0f without (%d-row INSERT … SELECT)\n",
+			r+1, res.Added, took.Seconds(), rate, batch, spatial, rt, plain, ceilingBatch)
+	}
+	fmt.Fprintf(stdout, "load      spatial_index %s: %.2f× the SQLite ceiling with R*Tree, %.2f× the ceiling without (medians of %d rounds)\n",
+		spatial, median(withRT), median(without), rounds)
+	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+func removeDB(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+}
+
+// ceilingRows reads the workload CSV (id,source,kind,time,lat,lon) for the
+// SQLite ceilings.
+func ceilingRows(path string) ([]store.CeilingRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(bufio.NewReaderSize(f, 1<<20))
+	var rows []store.CeilingRow
+	for line := 0; sc.Scan(); line++ {
+		if line == 0 {
+			continue // the header
+		}
+		p := strings.Split(sc.Text(), ",")
+		if len(p) != 6 {
+			return nil, fmt.Errorf("bench: %s line %d: want id,source,kind,time,lat,lon", path, line+1)
+		}
+		lat, err1 := strconv.ParseFloat(p[4], 64)
+		lon, err2 := strconv.ParseFloat(p[5], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("bench: %s line %d: %w", path, line+1, err)
+		}
+		rows = append(rows, store.CeilingRow{ID: p[0], Source: p[1], Kind: p[2], Time: p[3], Lat: lat, Lon: lon})
+	}
+	return rows, sc.Err()
+}
 
 // benchLoad parses the workload on one goroutine and stores it on another, as
 // the daemon does with a check and the store.

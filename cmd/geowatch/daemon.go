@@ -301,8 +301,8 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB
 	if err != nil {
 		return reloaded{}, err
 	}
-	if plan.Database != old.Database || plan.FullSync != old.FullSync {
-		return reloaded{}, fmt.Errorf("database and durability cannot change on reload (restart instead)")
+	if plan.Database != old.Database || plan.FullSync != old.FullSync || plan.SpatialIndex != old.SpatialIndex {
+		return reloaded{}, fmt.Errorf("database, durability and spatial_index cannot change on reload (restart instead)")
 	}
 	var push http.Handler // the new push endpoint, with the token read again
 	if api != nil {

@@ -64,14 +64,19 @@ func databasePath(cfgPath, dbPath string) (string, error) {
 
 // openWritable opens the database at path read-write as the daemon does: with
 // the durability of plan (normal when plan is nil) and the store's log lines.
-func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger) (*store.DB, error) {
+func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger, extra ...store.Option) (*store.DB, error) {
 	durability := store.DurabilityNormal
-	opts := []store.Option{store.WithLogger(log.Named("store"))}
+	opts := append([]store.Option{store.WithLogger(log.Named("store"))}, extra...)
 	if plan != nil {
 		if plan.FullSync {
 			durability = store.DurabilityFull
 		}
 		opts = append(opts, store.WithWALLimits(plan.WALWarnBytes, plan.WALMaxBytes))
+		spatial, err := store.ParseSpatialIndex(plan.SpatialIndex)
+		if err != nil { // Build checked it
+			return nil, err
+		}
+		opts = append(opts, store.WithSpatialIndex(spatial))
 	}
 	return store.Open(ctx, path, append(opts, store.WithDurability(durability))...)
 }

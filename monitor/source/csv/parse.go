@@ -280,7 +280,8 @@ func Parse(r io.Reader, opt Options) (monitor.Batch, error) {
 // reader reads rows one at a time, so that a Source can emit a huge file in chunks.
 type reader struct {
 	csv     *csv.Reader
-	in      io.Closer // the decompressed input
+	objects *bufio.Reader // set instead of csv for newline-delimited JSON objects (objects.go)
+	in      io.Closer     // the decompressed input
 	plan    *plan
 	pending []string // the first row of a headerless file, read to learn its width
 	line    int      // the line where the last row read starts
@@ -361,6 +362,9 @@ func (rd *reader) close() { rd.in.Close() }
 // next reads one row into b, as an observation or a reject. It returns false
 // at the end of the input, and an error only if the input cannot be read on.
 func (rd *reader) next(b *monitor.Batch) (bool, error) {
+	if rd.objects != nil {
+		return rd.nextObject(b)
+	}
 	rec := rd.pending
 	rd.pending = nil
 	if rec == nil {
@@ -380,7 +384,7 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 		}
 		rd.line, _ = rd.csv.FieldPos(0)
 	}
-	o, field, err := rd.plan.observe(rec)
+	o, field, err := rd.plan.observe(rec, nil)
 	o.Pos = rd.pos()
 	if err == nil {
 		b.Observations = append(b.Observations, o)
@@ -546,7 +550,9 @@ func (r row) get(name string) string {
 // observe reads one row. On failure it returns the column at fault (or the
 // observation field, for a composed one), an error wrapping a sentinel, and the
 // observation as far as it was read, so that the reject can show the id.
-func (p *plan) observe(rec []string) (monitor.Observation, string, error) {
+//
+// props are the observation's properties; nil gives the row as a JSON object.
+func (p *plan) observe(rec []string, props []byte) (monitor.Observation, string, error) {
 	var o monitor.Observation
 	if !p.fits(len(rec)) {
 		if len(rec) < p.min {
@@ -618,7 +624,9 @@ func (p *plan) observe(rec []string) (monitor.Observation, string, error) {
 	if o.Precision, err = p.parsePrecision(r.at(p.precision)); err != nil {
 		return o, p.names[p.precision], err
 	}
-	o.Properties = p.properties(rec)
+	if o.Properties = props; props == nil {
+		o.Properties = p.properties(rec)
+	}
 
 	o.Normalize()
 	if err := o.Validate(); err != nil {

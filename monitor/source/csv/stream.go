@@ -45,7 +45,10 @@ func emitRows(ctx context.Context, rd *reader, origin string, chunkRows int, emi
 		if err := emit(ctx, b); err != nil {
 			return fmt.Errorf("csv: emit %s: %w", b.Origin, err)
 		}
-		b, emitted = monitor.Batch{}, true
+		// The next batch is sized like this one: growing a slice of 50,000
+		// observations by doubling allocated twice its size again, the
+		// largest part of a CSV import's garbage.
+		b, emitted = monitor.Batch{Observations: make([]monitor.Observation, 0, len(b.Observations))}, true
 		return nil
 	}
 	for {

@@ -10,26 +10,8 @@ extern int sqlite3_auto_extension(void (*xEntryPoint)(void));
 extern const char *sqlite3_db_filename(sqlite3 *db, const char *zDbName);
 extern int sqlite3_uri_boolean(const char *zFile, const char *zParam, int bDefault);
 extern int sqlite3_db_config(sqlite3 *db, int op, ...);
-extern long long sqlite3_memory_used(void);
-extern long long sqlite3_memory_highwater(int resetFlag);
 
 #define SQLITE_DBCONFIG_ENABLE_TRIGGER 1003
-
-#include <stdlib.h> // defines __GLIBC__ under glibc
-#ifdef __GLIBC__
-#include <malloc.h>
-static int geowatch_arenas(int n) { return mallopt(M_ARENA_MAX, n); }
-
-// Before the Go runtime starts its threads, so that no arena exists yet:
-// see LimitMallocArenas. MALLOC_ARENA_MAX, when set, is left to glibc.
-__attribute__((constructor)) static void geowatch_malloc_init(void) {
-	if (getenv("MALLOC_ARENA_MAX") == NULL) {
-		mallopt(M_ARENA_MAX, 2);
-	}
-}
-#else
-static int geowatch_arenas(int n) { (void)n; return 0; }
-#endif
 
 // geowatch_open runs as each connection opens. A connection whose URI says
 // geowatch_triggers=off runs no triggers of the main schema (TEMP ones only).
@@ -70,20 +52,3 @@ func init() {
 		panic(fmt.Sprintf("store: sqlite3_auto_extension = %d", rc))
 	}
 }
-
-// SQLiteMemory returns the bytes SQLite has allocated now and at most since
-// the process started (sqlite3_memory_used, sqlite3_memory_highwater): page
-// caches, statements, sorters, across every connection.
-func SQLiteMemory() (used, highwater int64) {
-	return int64(C.sqlite3_memory_used()), int64(C.sqlite3_memory_highwater(0))
-}
-
-// LimitMallocArenas caps glibc's malloc arenas (M_ARENA_MAX) for the rest of
-// the process; elsewhere it does nothing. SQLite's allocations come from
-// whichever thread cgo runs a call on, and glibc gives threads arenas of
-// their own that it seldom gives back: a 1M-row import peaked at 424 MB
-// resident with SQLite itself holding under 70 MB, and at 267 MB with one
-// arena, at the same CPU time. Every geowatch process starts with at most 2
-// (a constructor, before any thread; MALLOC_ARENA_MAX overrides it); an
-// import lowers that to 1 before the store opens.
-func LimitMallocArenas(n int) { C.geowatch_arenas(C.int(n)) }

@@ -138,7 +138,7 @@ type SourceConfig struct {
 // preset. CSV columns are names from the header (or columns) or "#N", 1-based.
 type FieldMapping struct {
 	ID         string   `yaml:"id"`          // default: the feature's id
-	Time       Columns  `yaml:"time"`        // default: time; csv: a list of columns joined by spaces (date and time)
+	Time       Strings  `yaml:"time"`        // default: time; csv: a list of columns joined by spaces (date and time)
 	TimeFormat string   `yaml:"time_format"` // geojson: auto (default), epoch_ms, epoch_s, rfc3339
 	TimeLayout []string `yaml:"time_layout"` // csv: Go layouts tried in order, or epoch_ms / epoch_s
 	Lat        string   `yaml:"lat"`         // csv only
@@ -156,28 +156,8 @@ type FieldMapping struct {
 	EventTimeLayout []string `yaml:"event_time_layout"` // csv only: event_time's layouts (default time_layout)
 }
 
-// Columns names one column, or several in a YAML list.
-type Columns []string
-
-// UnmarshalYAML reads a name or a list of names.
-func (c *Columns) UnmarshalYAML(unmarshal func(any) error) error {
-	var one string
-	if err := unmarshal(&one); err == nil {
-		*c = nil
-		if one != "" {
-			*c = Columns{one}
-		}
-		return nil
-	}
-	var many []string
-	if err := unmarshal(&many); err != nil {
-		return errors.New("want a column name or a list of them")
-	}
-	*c = many
-	return nil
-}
-
-// Strings is one string, or several in a YAML list.
+// Strings is one string, or several in a YAML list (a column name or the
+// columns joined into a time; an Alertmanager url or several).
 type Strings []string
 
 // UnmarshalYAML reads a string or a list of strings.
@@ -200,14 +180,6 @@ func (c *Strings) UnmarshalYAML(unmarshal func(any) error) error {
 
 // First returns the first string, or "".
 func (c Strings) First() string {
-	if len(c) == 0 {
-		return ""
-	}
-	return c[0]
-}
-
-// First returns the first name, or "".
-func (c Columns) First() string {
 	if len(c) == 0 {
 		return ""
 	}

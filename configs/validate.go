@@ -31,11 +31,11 @@ const (
 
 // Plan is a validated configuration turned into the values the daemon runs.
 type Plan struct {
-	Database  string
-	FullSync  bool // durability: full
+	Database string
+	FullSync bool // durability: full
 	// SpatialIndex is spatial_index: "rtree", "off", or "" (keep the file's).
 	SpatialIndex string
-	MaxFuture time.Duration
+	MaxFuture    time.Duration
 	// WALWarnBytes and WALMaxBytes are wal_warn and wal_max; 0 is off.
 	WALWarnBytes, WALMaxBytes int64
 	LogLevel                  string

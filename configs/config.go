@@ -197,7 +197,11 @@ type WatchConfig struct {
 	Polygon  *PolygonConfig  `yaml:"polygon"`
 	Corridor *CorridorConfig `yaml:"corridor"`
 	Schedule string          `yaml:"schedule"` // default "@every 1m"
-	Rules    []RuleConfig    `yaml:"rules"`
+	// Realtime is how soon after new data lands in the watch's area (grown by
+	// its rules' reach) it is evaluated besides its schedule: a debounce such
+	// as "1s" (the default), or "off" for the schedule only.
+	Realtime string       `yaml:"realtime"`
+	Rules    []RuleConfig `yaml:"rules"`
 }
 
 // DedupeConfig counts observations of one kind within a distance and a time
@@ -347,6 +351,7 @@ var (
 	ErrDuplicate   = errors.New("duplicate name")
 	ErrUnknown     = errors.New("unknown value")
 	ErrNotApplied  = errors.New("not used by this type")
+	ErrTooLong     = errors.New("too long")
 )
 
 // Load reads and parses the configuration file at path.

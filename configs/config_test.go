@@ -96,6 +96,9 @@ watches:
 		{"unknown rule type", "type: count", "type: median", "watches[0].rules[0].type", 12, ErrUnknown},
 		{"option of another type", "    url: http://127.0.0.1/feed\n", "    url: http://127.0.0.1/feed\n    dir: /tmp/x\n", "sources[0].dir", 6, ErrNotApplied},
 		{"count without min", "        min: 3\n", "", "watches[0].rules[0].min", 12, ErrRequired},
+		{"bad realtime", "radius: 50km", "radius: 50km\n    realtime: soon", "watches[0].realtime", 0, nil},
+		{"zero realtime", "radius: 50km", "radius: 50km\n    realtime: 0s", "watches[0].realtime", 0, ErrNotPositive},
+		{"long realtime", "radius: 50km", "radius: 50km\n    realtime: 2h", "watches[0].realtime", 0, ErrTooLong},
 		{"duplicate watch", "watches:\n", "watches:\n  - name: vlad\n    lat: 1\n    lon: 2\n    radius: 1km\n    rules: [{type: count, min: 1, window: 1h}]\n", "watches[1].name", 0, ErrDuplicate},
 	}
 	for _, tc := range tests {

@@ -299,6 +299,38 @@ func (b *builder) schedule(field, spec string) {
 	}
 }
 
+// DefaultRealtime is how soon a watch is evaluated after new data in its area
+// when its realtime is not set.
+const DefaultRealtime = time.Second
+
+// maxRealtime bounds a watch's realtime: longer than this, its schedule is the
+// better tool.
+const maxRealtime = time.Hour
+
+// realtime reads a watch's realtime: a positive duration up to an hour, or
+// "off" (zero: evaluated on its schedule only).
+func (b *builder) realtime(field, s string) time.Duration {
+	switch s {
+	case "":
+		return DefaultRealtime
+	case "off":
+		return 0
+	}
+	d, err := ParseDuration(s)
+	switch {
+	case err != nil:
+		b.fail(field, s, fmt.Errorf("%w (or \"off\")", err))
+		return 0
+	case d <= 0:
+		b.fail(field, s, fmt.Errorf("%w (use \"off\" to evaluate on the schedule only)", ErrNotPositive))
+		return 0
+	case d > maxRealtime:
+		b.fail(field, s, fmt.Errorf("%w: at most %s; use the schedule for longer", ErrTooLong, maxRealtime))
+		return 0
+	}
+	return d
+}
+
 func (b *builder) point(path string, lat, lon *float64) (orb.Point, bool) {
 	if lat == nil || lon == nil {
 		b.fail(path+".lat", nil, fmt.Errorf("%w: lat and lon", ErrRequired))
@@ -364,6 +396,7 @@ func (b *builder) watch(path string, w WatchConfig) {
 		mw.RadiusMeters = b.distance(path+".radius", w.Radius)
 	}
 	b.schedule(path+".schedule", w.Schedule)
+	job.Realtime = b.realtime(path+".realtime", w.Realtime)
 	if len(w.Rules) == 0 {
 		b.fail(path+".rules", nil, fmt.Errorf("%w: at least one rule", ErrRequired))
 	}

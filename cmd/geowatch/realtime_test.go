@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/geowatch/geowatch/configs"
 )
 
 // realtimeConfig is a push source and watches scheduled hourly, each a 5 km
@@ -107,12 +109,12 @@ func TestRealtimePush(t *testing.T) {
 }
 
 // TestRealtimeLatency measures push → "alert firing" log line over 50 pushes,
-// each into its own watch, on loopback, with the daemon in-process and
-// realtime 1s, or the duration GEOWATCH_RT_LATENCY gives. It asserts no timing
+// each into its own watch, on loopback, with the daemon in-process and the
+// default realtime, or the duration GEOWATCH_RT_LATENCY gives. It asserts no timing
 // (the machine is shared) and runs only with GEOWATCH_RT_LATENCY set:
 //
 //	GEOWATCH_RT_LATENCY=1 go test -run TestRealtimeLatency -v ./cmd/geowatch/
-//	GEOWATCH_RT_LATENCY=500ms go test -run TestRealtimeLatency -v ./cmd/geowatch/
+//	GEOWATCH_RT_LATENCY=1s go test -run TestRealtimeLatency -v ./cmd/geowatch/
 func TestRealtimeLatency(t *testing.T) {
 	if os.Getenv("GEOWATCH_RT_LATENCY") == "" {
 		t.Skip("set GEOWATCH_RT_LATENCY=1 to measure push → alert latency")
@@ -120,7 +122,7 @@ func TestRealtimeLatency(t *testing.T) {
 	const n = 50
 	realtime := os.Getenv("GEOWATCH_RT_LATENCY")
 	if _, err := time.ParseDuration(realtime); err != nil {
-		realtime = "1s"
+		realtime = configs.DefaultRealtime.String()
 	}
 	places := make([][2]float64, n)
 	for i := range places {

@@ -287,33 +287,14 @@ func benchLoad(ctx context.Context, engine *monitor.Engine, path string, batch i
 	}
 	defer f.Close()
 	opt := csv.Options{Header: true, Fields: csv.Fields{ID: "id", Time: "time", Lat: "lat", Lon: "lon", Kind: "kind"}}
-	batches := make(chan monitor.Batch, 2)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	parseErr := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		defer close(batches)
-		parseErr <- csv.Stream(ctx, bufio.NewReaderSize(f, 1<<20), path, opt, batch, func(ctx context.Context, b monitor.Batch) error {
-			select {
-			case batches <- b:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	var total monitor.IngestResult
 	now := time.Now()
-	for b := range batches {
-		res, err := engine.Ingest(ctx, "bench", b, now)
-		if err != nil {
-			cancel()
-			return total, 0, err
-		}
-		total.Add(res)
-	}
-	if err := <-parseErr; err != nil {
+	total, err := pipeline(ctx, func(ctx context.Context, emit monitor.EmitFunc) error {
+		return csv.Stream(ctx, bufio.NewReaderSize(f, 1<<20), path, opt, batch, emit)
+	}, func(ctx context.Context, b monitor.Batch) (monitor.IngestResult, error) {
+		return engine.Ingest(ctx, "bench", b, now)
+	})
+	if err != nil {
 		return total, 0, err
 	}
 	return total, time.Since(start), nil

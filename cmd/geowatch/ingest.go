@@ -189,7 +189,8 @@ func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, 
 	if err := st.StartRun(ctx, name, typ, started); err != nil {
 		return monitor.IngestResult{}, err
 	}
-	total, err := pipeline(ctx, src, started, func(ctx context.Context, b monitor.Batch) (monitor.IngestResult, error) {
+	pull := func(ctx context.Context, emit monitor.EmitFunc) error { return src.Pull(ctx, started, emit) }
+	total, err := pipeline(ctx, pull, func(ctx context.Context, b monitor.Batch) (monitor.IngestResult, error) {
 		res, err := engine.Ingest(ctx, name, b, started)
 		if err != nil {
 			return res, err
@@ -202,7 +203,7 @@ func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, 
 	return total, err
 }
 
-// pipeline pulls src on a goroutine of its own and stores each batch it
+// pipeline runs pull on a goroutine of its own and stores each batch it
 // emits with store on the caller's, so that parsing the next batch runs on
 // the other core while SQLite writes this one (measured: the writer is the
 // slower of the two; alone, a CSV batch's parse is about a fifth of its
@@ -210,7 +211,7 @@ func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, 
 // one is stored, so memory holds two. A failed store stops the pull and is the
 // error returned; the batches stored before it stay stored, and the counts
 // returned are theirs.
-func pipeline(ctx context.Context, src monitor.Source, now time.Time,
+func pipeline(ctx context.Context, pull func(context.Context, monitor.EmitFunc) error,
 	store func(context.Context, monitor.Batch) (monitor.IngestResult, error)) (monitor.IngestResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -218,7 +219,7 @@ func pipeline(ctx context.Context, src monitor.Source, now time.Time,
 	pulled := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		pulled <- src.Pull(ctx, now, func(ctx context.Context, b monitor.Batch) error {
+		pulled <- pull(ctx, func(ctx context.Context, b monitor.Batch) error {
 			select {
 			case batches <- b:
 				return nil

@@ -111,15 +111,11 @@ func (rd *reader) nextObject(b *monitor.Batch) (bool, error) {
 	}
 	o, field, err := rd.plan.observe(rec, line)
 	o.Pos = rd.pos()
-	if err == nil {
-		b.Observations = append(b.Observations, o)
+	if err != nil {
+		b.Rejects = append(b.Rejects, rowReject(rd.line, o, field, err, monitor.RawRecord(line)))
 		return true, nil
 	}
-	record := "line " + strconv.Itoa(rd.line)
-	if o.ID != "" {
-		record += " (id " + monitor.EchoID(o.ID) + ")"
-	}
-	b.Rejects = append(b.Rejects, monitor.Reject{Record: record, Pos: o.Pos, Field: field, Err: err, Raw: monitor.RawRecord(line)})
+	b.Observations = append(b.Observations, o)
 	return true, nil
 }
 

@@ -386,15 +386,11 @@ func (rd *reader) next(b *monitor.Batch) (bool, error) {
 	}
 	o, field, err := rd.plan.observe(rec, nil)
 	o.Pos = rd.pos()
-	if err == nil {
-		b.Observations = append(b.Observations, o)
+	if err != nil {
+		b.Rejects = append(b.Rejects, rowReject(rd.line, o, field, err, rd.plan.raw(rec)))
 		return true, nil
 	}
-	record := "line " + strconv.Itoa(rd.line)
-	if o.ID != "" {
-		record += " (id " + monitor.EchoID(o.ID) + ")"
-	}
-	b.Rejects = append(b.Rejects, monitor.Reject{Record: record, Pos: o.Pos, Field: field, Err: err, Raw: rd.plan.raw(rec)})
+	b.Observations = append(b.Observations, o)
 	return true, nil
 }
 
@@ -802,4 +798,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// rowReject is the reject of the row at line that could not be an
+// observation: "line N (id X)" when its id could be read, on field.
+func rowReject(line int, o monitor.Observation, field string, err error, raw string) monitor.Reject {
+	record := "line " + strconv.Itoa(line)
+	if o.ID != "" {
+		record += " (id " + monitor.EchoID(o.ID) + ")"
+	}
+	return monitor.Reject{Record: record, Pos: o.Pos, Field: field, Err: err, Raw: raw}
 }

@@ -1,12 +1,9 @@
 package store
 
-// The process's memory: what SQLite holds, and glibc's malloc arenas, which
-// decide how much of what SQLite frees the process gives back.
+// The process's memory: glibc's malloc arenas decide how much of what SQLite
+// frees the process gives back.
 
 /*
-extern long long sqlite3_memory_used(void);
-extern long long sqlite3_memory_highwater(int resetFlag);
-
 #include <stdlib.h> // defines __GLIBC__ under glibc
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -24,13 +21,6 @@ static int geowatch_arenas(int n) { (void)n; return 0; }
 #endif
 */
 import "C"
-
-// SQLiteMemory returns the bytes SQLite has allocated now and at most since
-// the process started (sqlite3_memory_used, sqlite3_memory_highwater): page
-// caches, statements, sorters, across every connection.
-func SQLiteMemory() (used, highwater int64) {
-	return int64(C.sqlite3_memory_used()), int64(C.sqlite3_memory_highwater(0))
-}
 
 // LimitMallocArenas caps glibc's malloc arenas (M_ARENA_MAX) for the rest of
 // the process; elsewhere it does nothing. SQLite's allocations come from

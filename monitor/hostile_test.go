@@ -11,7 +11,7 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -89,7 +89,7 @@ func TestHostileRecords(t *testing.T) {
 	// The same records in one batch through the engine: each lands exactly once,
 	// as a row or a reject. The engine also rejects times more than
 	// DefaultMaxFuture after ingest, which Validate alone cannot judge.
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestHostileRecords(t *testing.T) {
 // that a person reads as the same id (NFC and NFD, a trailing space, another
 // case) are different records.
 func TestIDsByteExact(t *testing.T) {
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/rule"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -61,9 +62,9 @@ var (
 	t0          = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 )
 
-func openStore(t *testing.T, path string) *store.DB {
+func openStore(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := store.Open(t.Context(), path)
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func openStore(t *testing.T, path string) *store.DB {
 }
 
 // reports stores n reports at p, one a minute ending just before at.
-func reports(t *testing.T, db *store.DB, prefix string, p orb.Point, n int, at time.Time) {
+func reports(t *testing.T, db *sqlite.DB, prefix string, p orb.Point, n int, at time.Time) {
 	t.Helper()
 	var b monitor.Batch
 	for i := range n {
@@ -96,7 +97,7 @@ func countWatch(t *testing.T, nr monitor.NamedRule) *monitor.Watch {
 	return &monitor.Watch{Name: "vlad", Center: vladivostok, RadiusMeters: 50000, Rules: []monitor.NamedRule{nr}}
 }
 
-func newEngine(t *testing.T, db *store.DB, rec *recorder) *monitor.Engine {
+func newEngine(t *testing.T, db *sqlite.DB, rec *recorder) *monitor.Engine {
 	t.Helper()
 	e, err := monitor.NewEngine(t.Context(), db, zap.NewNop())
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -377,7 +377,7 @@ watches:
 // its Alertmanager subscribers at once, through each one's filter, but not an
 // alert whose firing a geowatch silence muted (Alertmanager never had it).
 func TestAlertmanagerSeed(t *testing.T) {
-	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "geowatch.gpkg"))
 	if err != nil {
 		t.Fatal(err)
 	}

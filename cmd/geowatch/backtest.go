@@ -15,6 +15,7 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -115,7 +116,7 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("backtest: %w", err)
 		}
 	}
-	st, err := store.Open(ctx, db, store.ReadOnly())
+	st, err := sqlite.Open(ctx, db, store.ReadOnly())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 const usgsMonth = "../../../shared/data/usgs-csv-2020-04/all_month_2020-03-28_2020-04-27.csv"
@@ -79,7 +80,7 @@ func TestBacktestChallis(t *testing.T) {
 		t.Errorf("the quiet watch fired:\n%s", out.String())
 	}
 
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // cmdBackup writes a consistent copy of the database to DEST while the daemon
@@ -45,7 +45,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// VACUUM INTO leaves the copy in rollback-journal mode, which a read-only
 	// open (query, export, a read-only restore check) cannot switch back to WAL:
 	// open it once read-write, as the daemon would, so it is ready for either.
-	cp, err := store.Open(ctx, dest)
+	cp, err := sqlite.Open(ctx, dest)
 	if err == nil {
 		err = cp.Close()
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/rule"
 	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -78,7 +79,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	st, err := store.Open(ctx, *dbPath)
+	st, err := sqlite.Open(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 const ceilingBatch = 50_000
 
 // benchRounds measures, in rounds, the SQLite ceilings on the workload's rows
-// (with and without the R*Tree: store.Ceiling) and the engine's load of the
+// (with and without the R*Tree: sqlite.Ceiling) and the engine's load of the
 // same rows (parsing, validation, dedupe, the store with its indexes) into a
 // fresh database, interleaved, and prints each round and the medians of the
 // per-round ratios. The last round's database is left at dbPath.
@@ -193,7 +194,7 @@ func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, round
 		ceil := func(rtree bool) (float64, error) {
 			path := filepath.Join(dir, fmt.Sprintf("ceiling-%d-%v.db", r, rtree))
 			defer removeDB(path)
-			took, err := store.Ceiling(ctx, path, rows, ceilingBatch, rtree)
+			took, err := sqlite.Ceiling(ctx, path, rows, ceilingBatch, rtree)
 			if err != nil {
 				return 0, err
 			}
@@ -208,7 +209,7 @@ func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, round
 			return err
 		}
 		removeDB(dbPath)
-		st, err := store.Open(ctx, dbPath, store.WithSpatialIndex(spatial))
+		st, err := sqlite.Open(ctx, dbPath, store.WithSpatialIndex(spatial))
 		if err != nil {
 			return err
 		}
@@ -252,14 +253,14 @@ func removeDB(path string) {
 
 // ceilingRows reads the workload CSV (id,source,kind,time,lat,lon) for the
 // SQLite ceilings.
-func ceilingRows(path string) ([]store.CeilingRow, error) {
+func ceilingRows(path string) ([]sqlite.CeilingRow, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(bufio.NewReaderSize(f, 1<<20))
-	var rows []store.CeilingRow
+	var rows []sqlite.CeilingRow
 	for line := 0; sc.Scan(); line++ {
 		if line == 0 {
 			continue // the header
@@ -273,7 +274,7 @@ func ceilingRows(path string) ([]store.CeilingRow, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("bench: %s line %d: %w", path, line+1, err)
 		}
-		rows = append(rows, store.CeilingRow{ID: p[0], Source: p[1], Kind: p[2], Time: p[3], Lat: lat, Lon: lon})
+		rows = append(rows, sqlite.CeilingRow{ID: p[0], Source: p[1], Kind: p[2], Time: p[3], Lat: lat, Lon: lon})
 	}
 	return rows, sc.Err()
 }
@@ -304,7 +305,7 @@ func benchLoad(ctx context.Context, engine *monitor.Engine, path string, batch i
 // reports the time taken and the process's peak resident memory.
 func benchOpen(ctx context.Context, path string, stdout io.Writer) error {
 	start := time.Now()
-	st, err := store.Open(ctx, path)
+	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return err
 	}

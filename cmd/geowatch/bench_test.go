@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // TestBenchRounds runs the bench's load rounds on the shared workload's
@@ -30,7 +31,7 @@ func TestBenchRounds(t *testing.T) {
 		if len(lines) != 3 || !round.MatchString(lines[0]) || !round.MatchString(lines[1]) || !sum.MatchString(lines[2]) {
 			t.Errorf("bench rounds printed:\n%s", out.String())
 		}
-		st, err := store.Open(t.Context(), db, store.ReadOnly())
+		st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -107,7 +108,7 @@ func runJourney(t *testing.T, r route, body []byte, want bool) ([]monitor.Alert,
 		until = func(b *syncBuffer) bool { return len(b.find(t, "alert firing")) > 0 }
 	}
 	logged := runFor(t, cfg, until).find(t, "alert firing")
-	st, err := store.Open(t.Context(), filepath.Join(dir, "geowatch.gpkg"), store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "geowatch.gpkg"), store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/source/push"
 	"github.com/geowatch/geowatch/monitor/source/spool"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // The crash test's watched place: pushed and spooled records land near it at
@@ -206,7 +207,7 @@ type crashReport struct {
 func verifyCrash(t *testing.T, dbPath, spoolDir, alertsPath string, f *feeder) crashReport {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, dbPath, store.ReadOnly())
+	db, err := sqlite.Open(ctx, dbPath, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

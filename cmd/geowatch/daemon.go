@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/monitor/source/replay"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -296,7 +297,7 @@ type reloaded struct {
 
 // reload builds the whole new config and swaps it in only if every part of it
 // is valid; the running config is untouched otherwise.
-func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
+func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *sqlite.DB, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
 	start := time.Now()
 	_, plan, err := loadConfig(cfgPath)
 	if err != nil {
@@ -350,7 +351,7 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *store.DB
 // stored its recording, found from the stored time of the recording's earliest
 // event: a restarted demo leaves its rows as they were instead of moving every
 // one (and opening its alerts again at the new times).
-func resumeReplays(ctx context.Context, plan *configs.Plan, st *store.DB, log *zap.Logger) {
+func resumeReplays(ctx context.Context, plan *configs.Plan, st *sqlite.DB, log *zap.Logger) {
 	for _, c := range plan.Checks {
 		src := c.Source
 		if n, ok := src.(configs.Namespaced); ok {
@@ -410,7 +411,7 @@ type seeded struct {
 // it re-sends from the start: a restarted or reloaded daemon would otherwise go
 // quiet about them until their next transition, and Alertmanager would
 // resolve them meanwhile.
-func (s *subscribers) seed(ctx context.Context, st *store.DB, log *zap.Logger) {
+func (s *subscribers) seed(ctx context.Context, st *sqlite.DB, log *zap.Logger) {
 	if len(s.alertmanagers) == 0 {
 		return
 	}

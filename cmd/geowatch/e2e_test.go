@@ -18,6 +18,7 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // syncBuffer collects the daemon's log while the test reads it.
@@ -182,7 +183,7 @@ subscribers:
 		t.Errorf("feed saw User-Agents %v, want geowatch's", uas)
 	}
 
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ subscribers:
 	if f := out.find(t, "alert firing"); len(f) != 0 {
 		t.Errorf("second run announced %v again", f)
 	}
-	st, err = store.Open(t.Context(), db, store.ReadOnly())
+	st, err = sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestDefaultConfigFires(t *testing.T) {
 		t.Error(err)
 	}
 	alertsAfter := func() []monitor.Alert {
-		st, err := store.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
+		st, err := sqlite.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +286,7 @@ func TestDefaultConfigFires(t *testing.T) {
 	if second := alertsAfter(); len(second) != len(first) {
 		t.Errorf("the restarted demo has %d alerts, want the first run's %d: %+v", len(second), len(first), second)
 	}
-	st, err := store.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), "geowatch.gpkg", store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -23,7 +23,7 @@ func BenchmarkEvaluateDefaultWatches(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.gpkg"))
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.gpkg"))
 	if err != nil {
 		b.Fatal(err)
 	}

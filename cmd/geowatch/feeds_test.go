@@ -13,6 +13,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // csvTestdata holds the csv source's fixtures (see its README.txt).
@@ -411,7 +412,7 @@ sources:
 	if !slices.Equal(got, want) {
 		t.Errorf("stored\n got %q\nwant %q", got, want)
 	}
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

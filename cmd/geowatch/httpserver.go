@@ -13,7 +13,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/httpapi"
 	"github.com/geowatch/geowatch/monitor/metrics"
 	"github.com/geowatch/geowatch/monitor/source/push"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -30,7 +30,7 @@ type httpAPI struct {
 
 // openHTTP binds plan's http block, if it has one, so that a port in use stops
 // the start-up; serve starts serving. It returns nil without an http block.
-func openHTTP(plan *configs.Plan, st *store.DB, engine *monitor.Engine, d *daemon.Daemon, rec *metrics.Recorder, log *zap.Logger) (*httpAPI, error) {
+func openHTTP(plan *configs.Plan, st *sqlite.DB, engine *monitor.Engine, d *daemon.Daemon, rec *metrics.Recorder, log *zap.Logger) (*httpAPI, error) {
 	if plan.HTTP == nil {
 		return nil, nil
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 )
@@ -74,7 +74,7 @@ subscribers:
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	st, err := store.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/source/csv"
 	"github.com/geowatch/geowatch/monitor/source/geojson"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -150,7 +151,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// garbage grow to twice the heap.
 		debug.SetMemoryLimit(ingestMemoryLimit)
 	}
-	store.LimitMallocArenas(1)
+	sqlite.LimitMallocArenas(1)
 	st, err := openWritable(ctx, dbFile, plan, log, store.WithLowMemory())
 	if err != nil {
 		return err
@@ -184,7 +185,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // killed import so shows as interrupted with what it stored (short of at most
 // the batch committed just before the kill, whose records a rerun counts as
 // unchanged).
-func ingestRun(ctx context.Context, st *store.DB, engine *monitor.Engine, name, typ string, src monitor.Source) (monitor.IngestResult, error) {
+func ingestRun(ctx context.Context, st *sqlite.DB, engine *monitor.Engine, name, typ string, src monitor.Source) (monitor.IngestResult, error) {
 	started := time.Now()
 	if err := st.StartRun(ctx, name, typ, started); err != nil {
 		return monitor.IngestResult{}, err

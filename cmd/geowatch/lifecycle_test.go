@@ -14,6 +14,7 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -30,7 +31,7 @@ func lifecycleAlert(watch, rule string, at time.Time) monitor.Alert {
 
 // saveAlert stores a's opening transition and, with resolveAt set, its resolution;
 // every transition is marked notified.
-func saveAlert(t *testing.T, st *store.DB, a *monitor.Alert, resolveAt time.Time) {
+func saveAlert(t *testing.T, st *sqlite.DB, a *monitor.Alert, resolveAt time.Time) {
 	t.Helper()
 	open := monitor.Transition{At: a.StartsAt, To: monitor.StateFiring}
 	if err := st.SaveAlerts(t.Context(), []monitor.Change{{Alert: a, Transition: &open}}); err != nil {
@@ -55,7 +56,7 @@ func saveAlert(t *testing.T, st *store.DB, a *monitor.Alert, resolveAt time.Time
 func TestAlertsCommand(t *testing.T) {
 	now := time.Now().UTC()
 	path := filepath.Join(t.TempDir(), "geowatch.gpkg")
-	st, err := store.Open(t.Context(), path)
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestBackupCommand(t *testing.T) {
 	now := time.Now().UTC()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "geowatch.gpkg")
-	st, err := store.Open(t.Context(), path) // the running daemon's store
+	st, err := sqlite.Open(t.Context(), path) // the running daemon's store
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestBackupCommand(t *testing.T) {
 	if _, err := st.Ingest(t.Context(), "test", monitor.Batch{Observations: []monitor.Observation{testObs("late", vladivostok, now)}}, now); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := store.Open(t.Context(), dest, store.ReadOnly())
+	cp, err := sqlite.Open(t.Context(), dest, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestBackupCommand(t *testing.T) {
 func TestRetention(t *testing.T) {
 	now := time.Now().UTC()
 	path := filepath.Join(t.TempDir(), "geowatch.gpkg")
-	st, err := store.Open(t.Context(), path)
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ func TestRetention(t *testing.T) {
 func TestRetentionSchedule(t *testing.T) {
 	now := time.Now().UTC()
 	path := filepath.Join(t.TempDir(), "geowatch.gpkg")
-	st, err := store.Open(t.Context(), path)
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -38,7 +39,7 @@ var vladivostok = orb.Point{131.8855, 43.1155}
 func newQueryDB(t *testing.T, now time.Time, batches ...[]monitor.Observation) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "geowatch.gpkg")
-	st, err := store.Open(t.Context(), path)
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestQueryThreeWays(t *testing.T) {
 
 	var want []int64 // the fids of the near rows, in time order
 	{
-		st, err := store.Open(t.Context(), path, store.ReadOnly())
+		st, err := sqlite.Open(t.Context(), path, store.ReadOnly())
 		if err != nil {
 			t.Fatal(err)
 		}

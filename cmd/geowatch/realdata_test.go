@@ -11,6 +11,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // sharedData is the real data shared by the project's checkouts (see README).
@@ -122,7 +123,7 @@ func ingestFile(t *testing.T, file, db, source string, args []string) monitor.In
 // checkSource asserts the sources row of name, read as an analyst would.
 func checkSource(t *testing.T, db, name string, last, total monitor.IngestResult) {
 	t.Helper()
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func checkSource(t *testing.T, db, name string, last, total monitor.IngestResult
 
 func countObservations(t *testing.T, db string) int64 {
 	t.Helper()
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -84,7 +85,7 @@ watches:
 		t.Errorf("alert firing count = %v, want at least 1", firing[0]["count"])
 	}
 
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // silenceConfig writes a config with one watch (vlad, rule fires) on a database
@@ -132,7 +133,7 @@ func TestSilenceCommands(t *testing.T) {
 	}
 
 	// The daemon's view: the store's Silences at now has only the pending one.
-	st, err := store.Open(t.Context(), db, store.ReadOnly())
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

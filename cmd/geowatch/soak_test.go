@@ -22,6 +22,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/push"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -184,7 +185,7 @@ loop:
 		}
 	}
 
-	db, err := store.Open(t.Context(), dbPath, store.ReadOnly())
+	db, err := sqlite.Open(t.Context(), dbPath, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ type soakReader struct {
 }
 
 func (r *soakReader) run(ctx context.Context, dbPath string, every time.Duration) {
-	db, err := store.Open(ctx, dbPath, store.ReadOnly())
+	db, err := sqlite.Open(ctx, dbPath, store.ReadOnly())
 	if err != nil {
 		r.failed, r.firstErr = 1, err.Error()
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -34,7 +35,7 @@ func cmdSources(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, path, store.ReadOnly())
+	st, err := sqlite.Open(ctx, path, store.ReadOnly())
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func databasePath(cfgPath, dbPath string) (string, error) {
 
 // openWritable opens the database at path read-write as the daemon does: with
 // the durability of plan (normal when plan is nil) and the store's log lines.
-func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger, extra ...store.Option) (*store.DB, error) {
+func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger, extra ...store.Option) (*sqlite.DB, error) {
 	durability := store.DurabilityNormal
 	opts := append([]store.Option{store.WithLogger(log.Named("store"))}, extra...)
 	if plan != nil {
@@ -78,7 +79,7 @@ func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap
 		}
 		opts = append(opts, store.WithSpatialIndex(spatial))
 	}
-	return store.Open(ctx, path, append(opts, store.WithDurability(durability))...)
+	return sqlite.Open(ctx, path, append(opts, store.WithDurability(durability))...)
 }
 
 func writeSourcesTable(w io.Writer, ss []store.SourceStatus) error {

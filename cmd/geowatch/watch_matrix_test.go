@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -146,7 +147,7 @@ subscribers:
 				}
 				out := runFor(t, cfg, want)
 
-				st, err := store.Open(t.Context(), db, store.ReadOnly())
+				st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -23,6 +23,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/source/httpfeed"
 	"github.com/geowatch/geowatch/monitor/source/rss"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -292,7 +293,7 @@ func runFeedFaults(t *testing.T, cases []*feedFault) {
 		// The bubble's clock starts in 2000; the feeds' records are from 2020–2024.
 		time.Sleep(time.Until(time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)))
 		ctx := t.Context()
-		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
 		if err != nil {
 			t.Fatal(err)
 		}

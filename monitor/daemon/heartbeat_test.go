@@ -11,7 +11,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -30,7 +30,7 @@ func (f pullFunc) Pull(ctx context.Context, now time.Time, emit monitor.EmitFunc
 func TestHeartbeatAndStatus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
 		if err != nil {
 			t.Fatal(err)
 		}

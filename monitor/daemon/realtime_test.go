@@ -12,7 +12,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -41,7 +41,7 @@ func (r slowRule) Evaluate(in monitor.Input) []monitor.Finding {
 func TestRealtimeEvaluation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/rule"
-	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -104,7 +104,7 @@ func maxGap(ts []time.Time, end time.Time) time.Duration {
 func TestStalledSubscriber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
 		if err != nil {
 			t.Fatal(err)
 		}

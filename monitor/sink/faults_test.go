@@ -13,6 +13,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/rule"
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -45,7 +46,7 @@ func TestAlertsFileFault(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := t.Context()
-				db, err := store.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
+				db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "geowatch.gpkg"))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,7 +143,7 @@ func TestAlertsFileFault(t *testing.T) {
 }
 
 // unnotified counts the transitions not yet marked notified.
-func unnotified(t *testing.T, db *store.DB) int {
+func unnotified(t *testing.T, db *sqlite.DB) int {
 	t.Helper()
 	ts, err := db.Transitions(t.Context(), store.TransitionFilter{})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/source/geojson"
 	"github.com/geowatch/geowatch/monitor/source/push"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -28,9 +29,9 @@ import (
 
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
-func openTestDB(t testing.TB) *store.DB {
+func openTestDB(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "geowatch.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "geowatch.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func openTestDB(t testing.TB) *store.DB {
 }
 
 // newEngine returns an engine on a fresh database, and the database.
-func newEngine(t testing.TB) (*monitor.Engine, *store.DB) {
+func newEngine(t testing.TB) (*monitor.Engine, *sqlite.DB) {
 	t.Helper()
 	db := openTestDB(t)
 	e, err := monitor.NewEngine(context.Background(), db, zap.NewNop())
@@ -113,7 +114,7 @@ func do(t *testing.T, req *http.Request) exchange {
 	return exchange{resp.StatusCode, resp.Header, string(b)}
 }
 
-func count(t *testing.T, db *store.DB) int64 {
+func count(t *testing.T, db *sqlite.DB) int64 {
 	t.Helper()
 	n, err := db.CountObservations(context.Background())
 	if err != nil {

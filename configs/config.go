@@ -37,8 +37,14 @@ var Scenario []byte
 // Config is the whole configuration file. Durations are strings such as "30s",
 // "6h" or "14d"; distances are strings such as "50km" or "500m".
 type Config struct {
-	// Database is the SQLite/GeoPackage file; default ./geowatch.db.
+	// Database is the SQLite/GeoPackage file (default ./geowatch.gpkg), or a
+	// PostgreSQL database with PostGIS: a postgres:// or postgresql:// URL
+	// or a libpq key/value string (store.KindOf).
 	Database string `yaml:"database"`
+	// DatabasePasswordFile is a file holding the PostgreSQL password (its
+	// first line), read at each new connection, so that the config and the
+	// unit carry no secret (e.g. a systemd credential).
+	DatabasePasswordFile string `yaml:"database_password_file"`
 	// Durability is "normal" (default: WAL with synchronous=NORMAL) or "full".
 	Durability string `yaml:"durability"`
 	// WALWarn is the write-ahead log size past which geowatch warns (once per

@@ -17,6 +17,7 @@ import (
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/monitor/sink"
+	"github.com/geowatch/geowatch/store"
 	"github.com/paulmach/orb"
 )
 
@@ -31,8 +32,9 @@ const (
 
 // Plan is a validated configuration turned into the values the daemon runs.
 type Plan struct {
-	Database string
-	FullSync bool // durability: full
+	Database             string
+	DatabasePasswordFile string // PostgreSQL only
+	FullSync             bool   // durability: full
 	// SpatialIndex is spatial_index: "rtree", "off", or "" (keep the file's).
 	SpatialIndex string
 	MaxFuture    time.Duration
@@ -136,6 +138,10 @@ func (c *Config) Build() (*Plan, error) {
 	}
 	if c.MaxFuture != "" {
 		b.plan.MaxFuture = b.optDuration("max_future", c.MaxFuture)
+	}
+	b.plan.DatabasePasswordFile = c.DatabasePasswordFile
+	if c.DatabasePasswordFile != "" && store.KindOf(c.Database) != store.PostgreSQL {
+		b.fail("database_password_file", c.DatabasePasswordFile, errors.New("only for a PostgreSQL database (database: postgres://…)"))
 	}
 	b.plan.SpatialIndex = c.SpatialIndex
 	if c.SpatialIndex != "" && c.SpatialIndex != "rtree" && c.SpatialIndex != "off" {

@@ -173,7 +173,13 @@ type Options struct {
 	WALMax       int64
 	SpatialIndex SpatialIndex // SQLite: the GeoPackage R*Tree
 	LowMemory    bool         // SQLite: WithLowMemory
+	PasswordFile string       // PostgreSQL: WithPasswordFile
 }
+
+// WithPasswordFile has a PostgreSQL backend read the password from the first
+// line of path at each new connection, so a rotated secret is picked up
+// without a restart.
+func WithPasswordFile(path string) Option { return func(o *Options) { o.PasswordFile = path } }
 
 // Apply returns the options opts set over the defaults: time.Now, a no-op
 // logger and a 5 s busy timeout.

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // cmdAlerts lists alerts, newest first, and with --history their transitions.
@@ -88,15 +86,6 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return writeAlertsGeoJSON(stdout, as, hist)
 	}
 	return writeAlertsTable(stdout, as, hist)
-}
-
-// openExisting opens a database read-only, refusing a path that does not exist
-// (Open would create it).
-func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	return sqlite.Open(ctx, path, store.ReadOnly())
 }
 
 func writeAlertsTable(w io.Writer, as []monitor.Alert, hist map[int64][]store.TransitionRecord) error {
@@ -249,7 +238,7 @@ func writeAlertsGeoJSON(w io.Writer, as []monitor.Alert, hist map[int64][]store.
 // knownWatch tells an empty answer from a typo: a watch with no alerts is in
 // the effective config (--config, else the embedded default) or has alerts
 // in the database under any state or time.
-func knownWatch(ctx context.Context, st *sqlite.DB, cfgPath, watch string) error {
+func knownWatch(ctx context.Context, st store.Backend, cfgPath, watch string) error {
 	_, plan, err := loadConfig(cfgPath)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -116,7 +115,7 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("backtest: %w", err)
 		}
 	}
-	st, err := sqlite.Open(ctx, db, store.ReadOnly())
+	st, err := openStore(ctx, db, store.ReadOnly())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geowatch/geowatch/store"
 	"github.com/geowatch/geowatch/store/sqlite"
 )
 
@@ -33,7 +34,11 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, path)
+	if store.KindOf(path) == store.PostgreSQL {
+		return fmt.Errorf("backup: %s is a PostgreSQL database: back it up with its own tools, e.g. pg_dump --format=custom --file=%s '%s'",
+			store.Redact(path), dest, store.Redact(path))
+	}
+	st, err := sqlite.Open(ctx, path, store.ReadOnly())
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/geowatch/geowatch/monitor/sink"
 	"github.com/geowatch/geowatch/monitor/source/replay"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -203,7 +202,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 		return err
 	}
 	defer st.Close()
-	log.Info("store open", zap.String("database", plan.Database))
+	log.Info("store open", zap.String("database", st.String()))
 
 	engine, err := monitor.NewEngine(ctx, st, log.Named("engine"))
 	if err != nil {
@@ -297,7 +296,7 @@ type reloaded struct {
 
 // reload builds the whole new config and swaps it in only if every part of it
 // is valid; the running config is untouched otherwise.
-func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *sqlite.DB, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
+func reload(ctx context.Context, cfgPath string, old *configs.Plan, st store.Backend, d *daemon.Daemon, engine *monitor.Engine, oldSubs *subscribers, api *httpAPI, log *zap.Logger) (reloaded, error) {
 	start := time.Now()
 	_, plan, err := loadConfig(cfgPath)
 	if err != nil {
@@ -351,7 +350,7 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st *sqlite.D
 // stored its recording, found from the stored time of the recording's earliest
 // event: a restarted demo leaves its rows as they were instead of moving every
 // one (and opening its alerts again at the new times).
-func resumeReplays(ctx context.Context, plan *configs.Plan, st *sqlite.DB, log *zap.Logger) {
+func resumeReplays(ctx context.Context, plan *configs.Plan, st store.Backend, log *zap.Logger) {
 	for _, c := range plan.Checks {
 		src := c.Source
 		if n, ok := src.(configs.Namespaced); ok {
@@ -411,7 +410,7 @@ type seeded struct {
 // it re-sends from the start: a restarted or reloaded daemon would otherwise go
 // quiet about them until their next transition, and Alertmanager would
 // resolve them meanwhile.
-func (s *subscribers) seed(ctx context.Context, st *sqlite.DB, log *zap.Logger) {
+func (s *subscribers) seed(ctx context.Context, st store.Backend, log *zap.Logger) {
 	if len(s.alertmanagers) == 0 {
 		return
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/geowatch/geowatch/monitor/httpapi"
 	"github.com/geowatch/geowatch/monitor/metrics"
 	"github.com/geowatch/geowatch/monitor/source/push"
-	"github.com/geowatch/geowatch/store/sqlite"
+	"github.com/geowatch/geowatch/store"
 	"go.uber.org/zap"
 )
 
@@ -28,9 +28,24 @@ type httpAPI struct {
 	wg     sync.WaitGroup
 }
 
+// readyChecks are /readyz's: the store takes writes, its WAL (SQLite) is
+// under wal_max, and the scheduler runs.
+func readyChecks(st store.Backend, d *daemon.Daemon) []httpapi.ReadyCheck {
+	checks := []httpapi.ReadyCheck{{Name: "store", Check: st.Ping}}
+	if w, ok := st.(walStatuser); ok {
+		checks = append(checks, httpapi.ReadyCheck{Name: "wal", Check: func(context.Context) error { _, err := w.WALStatus(); return err }})
+	}
+	return append(checks, httpapi.ReadyCheck{Name: "scheduler", Check: func(context.Context) error {
+		if !d.Scheduling() {
+			return errors.New("scheduler not running")
+		}
+		return nil
+	}})
+}
+
 // openHTTP binds plan's http block, if it has one, so that a port in use stops
 // the start-up; serve starts serving. It returns nil without an http block.
-func openHTTP(plan *configs.Plan, st *sqlite.DB, engine *monitor.Engine, d *daemon.Daemon, rec *metrics.Recorder, log *zap.Logger) (*httpAPI, error) {
+func openHTTP(plan *configs.Plan, st store.Backend, engine *monitor.Engine, d *daemon.Daemon, rec *metrics.Recorder, log *zap.Logger) (*httpAPI, error) {
 	if plan.HTTP == nil {
 		return nil, nil
 	}
@@ -41,20 +56,11 @@ func openHTTP(plan *configs.Plan, st *sqlite.DB, engine *monitor.Engine, d *daem
 	}
 	a.read = newMapAPI(plan, st, engine, a.log)
 	a.srv, err = httpapi.Listen(httpapi.Options{
-		Addr:    plan.HTTP.Listen,
-		Metrics: rec.Handler(),
-		Push:    ph,
-		Read:    a.read.handler(),
-		Ready: []httpapi.ReadyCheck{
-			{Name: "store", Check: st.Ping},
-			{Name: "wal", Check: func(context.Context) error { _, err := st.WALStatus(); return err }},
-			{Name: "scheduler", Check: func(context.Context) error {
-				if !d.Scheduling() {
-					return errors.New("scheduler not running")
-				}
-				return nil
-			}},
-		},
+		Addr:        plan.HTTP.Listen,
+		Metrics:     rec.Handler(),
+		Push:        ph,
+		Read:        a.read.handler(),
+		Ready:       readyChecks(st, d),
 		StatusToken: statusToken(plan.HTTP),
 		Log:         a.log,
 	})

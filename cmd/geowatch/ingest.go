@@ -185,7 +185,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // killed import so shows as interrupted with what it stored (short of at most
 // the batch committed just before the kill, whose records a rerun counts as
 // unchanged).
-func ingestRun(ctx context.Context, st *sqlite.DB, engine *monitor.Engine, name, typ string, src monitor.Source) (monitor.IngestResult, error) {
+func ingestRun(ctx context.Context, st store.Backend, engine *monitor.Engine, name, typ string, src monitor.Source) (monitor.IngestResult, error) {
 	started := time.Now()
 	if err := st.StartRun(ctx, name, typ, started); err != nil {
 		return monitor.IngestResult{}, err

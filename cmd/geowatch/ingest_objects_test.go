@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"database/sql"
 	"fmt"
-	"github.com/geowatch/geowatch/monitor"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/geowatch/geowatch/monitor"
 )
 
 // benchSlice writes the first n observations of the shared bench workload

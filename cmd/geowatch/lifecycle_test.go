@@ -31,7 +31,7 @@ func lifecycleAlert(watch, rule string, at time.Time) monitor.Alert {
 
 // saveAlert stores a's opening transition and, with resolveAt set, its resolution;
 // every transition is marked notified.
-func saveAlert(t *testing.T, st *sqlite.DB, a *monitor.Alert, resolveAt time.Time) {
+func saveAlert(t *testing.T, st store.Backend, a *monitor.Alert, resolveAt time.Time) {
 	t.Helper()
 	open := monitor.Transition{At: a.StartsAt, To: monitor.StateFiring}
 	if err := st.SaveAlerts(t.Context(), []monitor.Change{{Alert: a, Transition: &open}}); err != nil {

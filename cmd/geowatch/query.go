@@ -20,7 +20,6 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -463,7 +462,7 @@ func runSelection(ctx context.Context, sel *selection, format string, w io.Write
 // of observations when the selection is everything (a quick COUNT), else a
 // spinner with the count so far, since counting a filtered selection costs
 // as much as the export.
-func rowProgress(ctx context.Context, w io.Writer, st *sqlite.DB, f store.QueryFilter, desc string) *progressbar.ProgressBar {
+func rowProgress(ctx context.Context, w io.Writer, st store.Backend, f store.QueryFilter, desc string) *progressbar.ProgressBar {
 	tf, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(tf.Fd())) {
 		return nil

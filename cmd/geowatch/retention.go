@@ -8,7 +8,6 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -17,7 +16,7 @@ import (
 // stops after its current batch) to return. Without retention it starts nothing.
 // The retention and its schedule are read at start-up: changing them takes a
 // restart, like the database.
-func startRetention(ctx context.Context, plan *configs.Plan, st *sqlite.DB, log *zap.Logger) (stop func()) {
+func startRetention(ctx context.Context, plan *configs.Plan, st store.Backend, log *zap.Logger) (stop func()) {
 	if plan.Retention <= 0 {
 		return func() {}
 	}
@@ -49,7 +48,7 @@ func startRetention(ctx context.Context, plan *configs.Plan, st *sqlite.DB, log 
 
 // prune deletes what is older than retention at now, in store.Prune's bounded
 // batches, and logs what went. A failure is logged; the next run tries again.
-func prune(ctx context.Context, st *sqlite.DB, retention time.Duration, now time.Time, log *zap.Logger) {
+func prune(ctx context.Context, st store.Backend, retention time.Duration, now time.Time, log *zap.Logger) {
 	start := time.Now()
 	before := now.Add(-retention)
 	res, err := st.Prune(ctx, before, store.DefaultPruneBatch)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
-	"github.com/geowatch/geowatch/store/sqlite"
+	"github.com/geowatch/geowatch/store"
 	"github.com/geowatch/geowatch/systemd"
 	"go.uber.org/zap"
 )
@@ -26,7 +26,7 @@ type service struct {
 	sd       *systemd.Notifier
 	watchdog bool          // $WATCHDOG_USEC asks for pings
 	every    time.Duration // heartbeat period: half the watchdog timeout, or statusEvery
-	st       *sqlite.DB
+	st       store.Backend
 	engine   *monitor.Engine
 	log      *zap.Logger
 	d        *daemon.Daemon // set before the daemon runs
@@ -36,7 +36,7 @@ type service struct {
 	note    string // what the last reload did, shown after the counts
 }
 
-func newService(st *sqlite.DB, engine *monitor.Engine, log *zap.Logger) *service {
+func newService(st store.Backend, engine *monitor.Engine, log *zap.Logger) *service {
 	s := &service{sd: systemd.NewNotifier(), st: st, engine: engine, log: log, every: statusEvery}
 	if iv := systemd.WatchdogInterval(); iv > 0 {
 		s.watchdog, s.every = true, iv
@@ -155,8 +155,10 @@ func (s *service) status() string {
 			b.WriteString(" failed")
 		}
 	}
-	if size, err := s.st.WALStatus(); err != nil {
-		fmt.Fprintf(&b, "; WAL %d MiB: a reader holds an old snapshot", size>>20)
+	if w, ok := s.st.(walStatuser); ok {
+		if size, err := w.WALStatus(); err != nil {
+			fmt.Fprintf(&b, "; WAL %d MiB: a reader holds an old snapshot", size>>20)
+		}
 	}
 	return b.String()
 }

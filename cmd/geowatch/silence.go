@@ -17,7 +17,6 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -85,7 +84,7 @@ func (f silenceDB) path(plan *configs.Plan) string {
 }
 
 // open opens the database read-write, with the config's durability.
-func (f silenceDB) open(ctx context.Context, plan *configs.Plan, log *zap.Logger) (*sqlite.DB, error) {
+func (f silenceDB) open(ctx context.Context, plan *configs.Plan, log *zap.Logger) (store.Backend, error) {
 	return openWritable(ctx, f.path(plan), plan, log)
 }
 
@@ -232,7 +231,7 @@ func silenceList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	// Listing only reads: open read-only, as the other listing commands do,
 	// so it never migrates or checkpoints a file the daemon is writing.
-	st, err := sqlite.Open(ctx, db.path(plan), store.ReadOnly())
+	st, err := openStore(ctx, db.path(plan), store.ReadOnly())
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/geowatch/geowatch/configs"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -35,7 +34,7 @@ func cmdSources(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, path, store.ReadOnly())
+	st, err := openStore(ctx, path, store.ReadOnly())
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func databasePath(cfgPath, dbPath string) (string, error) {
 
 // openWritable opens the database at path read-write as the daemon does: with
 // the durability of plan (normal when plan is nil) and the store's log lines.
-func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger, extra ...store.Option) (*sqlite.DB, error) {
+func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap.Logger, extra ...store.Option) (store.Backend, error) {
 	durability := store.DurabilityNormal
 	opts := append([]store.Option{store.WithLogger(log.Named("store"))}, extra...)
 	if plan != nil {
@@ -77,9 +76,9 @@ func openWritable(ctx context.Context, path string, plan *configs.Plan, log *zap
 		if err != nil { // Build checked it
 			return nil, err
 		}
-		opts = append(opts, store.WithSpatialIndex(spatial))
+		opts = append(opts, store.WithSpatialIndex(spatial), store.WithPasswordFile(plan.DatabasePasswordFile))
 	}
-	return sqlite.Open(ctx, path, append(opts, store.WithDurability(durability))...)
+	return openStore(ctx, path, append(opts, store.WithDurability(durability))...)
 }
 
 func writeSourcesTable(w io.Writer, ss []store.SourceStatus) error {

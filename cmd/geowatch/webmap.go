@@ -25,7 +25,6 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 	"go.uber.org/zap"
 )
@@ -58,7 +57,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // evaluation) and the store's read connections; it never takes a lock the
 // engine evaluates under.
 type mapAPI struct {
-	st     *sqlite.DB
+	st     store.Backend
 	engine *monitor.Engine
 	plan   atomic.Pointer[configs.Plan] // for the watches and the gazetteer; swapped on reload
 	log    *zap.Logger
@@ -66,7 +65,7 @@ type mapAPI struct {
 	slots  chan struct{}
 }
 
-func newMapAPI(plan *configs.Plan, st *sqlite.DB, engine *monitor.Engine, log *zap.Logger) *mapAPI {
+func newMapAPI(plan *configs.Plan, st store.Backend, engine *monitor.Engine, log *zap.Logger) *mapAPI {
 	m := &mapAPI{st: st, engine: engine, log: log, now: time.Now, slots: make(chan struct{}, readInFlight)}
 	m.plan.Store(plan)
 	return m

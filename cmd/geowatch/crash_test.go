@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,11 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/push"
 	"github.com/geowatch/geowatch/monitor/source/spool"
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // The crash test's watched place: pushed and spooled records land near it at
@@ -47,7 +48,26 @@ const (
 // CI runs it from .ci/crash) or GEOWATCH_CRASH=long (100 kills). The kill
 // times and records come from a seeded RNG: the seed is logged, and
 // GEOWATCH_CRASH_SEED=N replays it.
+//
+// It runs on both backends: on PostgreSQL (a private server of its own) it
+// also stops and restarts the server once, halfway through the kills, while
+// the daemon runs and pushes keep coming.
 func TestCrash(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testCrash(t, func(dir string) string { return filepath.Join(dir, "geowatch.gpkg") }, nil)
+	})
+	t.Run("postgis", func(t *testing.T) {
+		if os.Getenv("GEOWATCH_CRASH") == "" {
+			t.Skip("set GEOWATCH_CRASH=short or GEOWATCH_CRASH=long to run the crash test")
+		}
+		srv := pgtest.Start(t)
+		testCrash(t, func(string) string { return srv.URL() }, srv)
+	})
+}
+
+// testCrash is TestCrash on the database that database returns for the
+// test's directory; with srv, the PostgreSQL server is restarted once.
+func testCrash(t *testing.T, database func(dir string) string, srv *pgtest.Server) {
 	var kills int
 	switch mode := os.Getenv("GEOWATCH_CRASH"); mode {
 	case "":
@@ -71,7 +91,7 @@ func TestCrash(t *testing.T) {
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "geowatch.gpkg")
+	dbPath := database(dir)
 	spoolDir := filepath.Join(dir, "spool")
 	alertsPath := filepath.Join(dir, "alerts.jsonl")
 	if err := os.Mkdir(spoolDir, 0o750); err != nil {
@@ -145,6 +165,17 @@ subscribers:
 		case <-p.exited:
 			t.Fatalf("run %d: the daemon exited by itself: %v\n%s", i+1, p.err, tail(logPath, 20))
 		}
+		if srv != nil && i == kills/2 {
+			// PostgreSQL itself goes away under the running daemon and comes
+			// back: the daemon must ride it out without a restart.
+			srv.Stop()
+			time.Sleep(time.Second) // the server stays down for a while, as in a real restart
+			srv.Start()
+			if err := p.waitReady(addr, 60*time.Second); err != nil {
+				t.Fatalf("run %d: not ready again after PostgreSQL restarted: %v\n%s", i+1, err, tail(logPath, 20))
+			}
+			t.Logf("run %d: PostgreSQL restarted under the daemon; ready again", i+1)
+		}
 		p.kill()
 		acked, pending := f.counts()
 		t.Logf("kill %d after %v: %d batches acknowledged, %d to re-send", i+1, after.Round(time.Millisecond), acked, pending)
@@ -207,13 +238,15 @@ type crashReport struct {
 func verifyCrash(t *testing.T, dbPath, spoolDir, alertsPath string, f *feeder) crashReport {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, dbPath, store.ReadOnly())
+	db, err := openStore(ctx, dbPath, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.IntegrityCheck(ctx); err != nil {
-		t.Errorf("integrity check: %v", err)
+	if c, ok := db.(interface{ IntegrityCheck(context.Context) error }); ok {
+		if err := c.IntegrityCheck(ctx); err != nil {
+			t.Errorf("integrity check: %v", err)
+		}
 	}
 	var rep crashReport
 
@@ -402,7 +435,7 @@ func checkGDAL(t *testing.T, dbPath string, want int) {
 		return
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("ogrinfo", "-ro", "-so", dbPath, "observations")
+	cmd := exec.Command("ogrinfo", "-ro", "-so", ogrName(t, dbPath), "observations")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("ogrinfo: %v\n%s%s", err, stdout.String(), stderr.String())
@@ -410,6 +443,19 @@ func checkGDAL(t *testing.T, dbPath string, want int) {
 	if !strings.Contains(stdout.String(), fmt.Sprintf("Feature Count: %d\n", want)) {
 		t.Errorf("ogrinfo: want Feature Count: %d in:\n%s", want, stdout.String())
 	}
+}
+
+// ogrName is how GDAL names database: a file's path, or PG:"…" for PostgreSQL.
+func ogrName(t *testing.T, database string) string {
+	t.Helper()
+	if store.KindOf(database) != store.PostgreSQL {
+		return database
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("PG:host=%s port=%s user=%s dbname=%s", u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"))
 }
 
 // logProblems returns the counts of the daemon's error lines by message and

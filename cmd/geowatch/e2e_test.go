@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
 	"github.com/geowatch/geowatch/store/sqlite"
@@ -110,7 +111,15 @@ func runFor(t *testing.T, cfg string, want func(*syncBuffer) bool) *syncBuffer {
 // TestDaemonEndToEnd runs the daemon in-process against a GeoJSON feed served on
 // 127.0.0.1 and checks the stored rows, the alert row, the alert log line and the
 // alerts file; a second run on the same feed adds nothing and announces nothing.
+//
+// It runs on each backend (testBackends).
 func TestDaemonEndToEnd(t *testing.T) {
+	for _, be := range testBackends {
+		t.Run(be.name, func(t *testing.T) { testDaemonEndToEnd(t, be.database) })
+	}
+}
+
+func testDaemonEndToEnd(t *testing.T, database func(t *testing.T, dir string) string) {
 	now := time.Now()
 	body := feed(now, 6)
 	var hits sync.Map
@@ -122,7 +131,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
-	db := filepath.Join(dir, "geowatch.gpkg")
+	db := database(t, dir)
 	alertsFile := filepath.Join(dir, "alerts.jsonl")
 	cfg := filepath.Join(dir, "geowatch.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`
@@ -183,7 +192,7 @@ subscribers:
 		t.Errorf("feed saw User-Agents %v, want geowatch's", uas)
 	}
 
-	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
+	st, err := openStore(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +220,7 @@ subscribers:
 	if f := out.find(t, "alert firing"); len(f) != 0 {
 		t.Errorf("second run announced %v again", f)
 	}
-	st, err = sqlite.Open(t.Context(), db, store.ReadOnly())
+	st, err = openStore(t.Context(), db, store.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +228,16 @@ subscribers:
 	if n, err := st.CountObservations(t.Context()); err != nil || n != 8 {
 		t.Errorf("after the second run: %d observations (%v), want 8", n, err)
 	}
+}
+
+// testBackends are the databases the public-path tests run on: a SQLite file
+// in the test's directory, and a new PostgreSQL database (internal/pgtest).
+var testBackends = []struct {
+	name     string
+	database func(t *testing.T, dir string) string
+}{
+	{"sqlite", func(_ *testing.T, dir string) string { return filepath.Join(dir, "geowatch.gpkg") }},
+	{"postgis", func(t *testing.T, _ string) string { return pgtest.URL(t) }},
 }
 
 // TestDefaultConfigFires runs the embedded default config, as the README's first

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
-	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )
 
@@ -102,32 +101,33 @@ func plantedFeed(now time.Time, cluster, background orb.Point) []byte {
 
 // TestWatchMatrix runs every watch shape a user can write with every rule type
 // through the public path: a YAML config, the daemon, a GeoJSON feed on
-// 127.0.0.1, the database and a file subscriber. A cluster planted inside fires
+// 127.0.0.1, the database (each backend) and a file subscriber. A cluster planted inside fires
 // every rule once, with the planted reports counted and its hull around them; the
 // same cluster planted just outside fires nothing.
 func TestWatchMatrix(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the daemon 20 times")
+		t.Skip("runs the daemon 40 times")
 	}
-	for _, sh := range matrixShapes {
-		for _, where := range []string{"inside", "outside"} {
-			t.Run(sh.name+"/"+where, func(t *testing.T) {
-				t.Parallel()
-				cluster := sh.inside
-				if where == "outside" {
-					cluster = sh.outside
-				}
-				body := plantedFeed(time.Now(), cluster, sh.inside)
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) }))
-				defer srv.Close()
-				dir := t.TempDir()
-				for name, data := range sh.files {
-					writeFile(t, filepath.Join(dir, name), data)
-				}
-				db := filepath.Join(dir, "geowatch.gpkg")
-				alertsFile := filepath.Join(dir, "alerts.jsonl")
-				cfg := filepath.Join(dir, "geowatch.yaml")
-				writeFile(t, cfg, fmt.Sprintf(`
+	for _, be := range testBackends {
+		for _, sh := range matrixShapes {
+			for _, where := range []string{"inside", "outside"} {
+				t.Run(be.name+"/"+sh.name+"/"+where, func(t *testing.T) {
+					t.Parallel()
+					cluster := sh.inside
+					if where == "outside" {
+						cluster = sh.outside
+					}
+					body := plantedFeed(time.Now(), cluster, sh.inside)
+					srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) }))
+					defer srv.Close()
+					dir := t.TempDir()
+					for name, data := range sh.files {
+						writeFile(t, filepath.Join(dir, name), data)
+					}
+					db := be.database(t, dir)
+					alertsFile := filepath.Join(dir, "alerts.jsonl")
+					cfg := filepath.Join(dir, "geowatch.yaml")
+					writeFile(t, cfg, fmt.Sprintf(`
 database: %s
 sources:
   - {name: feed, type: geojson, url: %s, schedule: "@every 1h"}
@@ -141,80 +141,81 @@ subscribers:
   - {name: file, sink: file, path: %s}
 `, db, srv.URL, sh.name, strings.ReplaceAll(sh.yaml, "{{dir}}", dir), matrixRules, alertsFile))
 
-				want := func(b *syncBuffer) bool { return len(b.find(t, "scheduler started")) > 0 }
-				if where == "inside" {
-					want = func(b *syncBuffer) bool { return len(b.find(t, "alert firing")) >= len(matrixRuleNames) }
-				}
-				out := runFor(t, cfg, want)
+					want := func(b *syncBuffer) bool { return len(b.find(t, "scheduler started")) > 0 }
+					if where == "inside" {
+						want = func(b *syncBuffer) bool { return len(b.find(t, "alert firing")) >= len(matrixRuleNames) }
+					}
+					out := runFor(t, cfg, want)
 
-				st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				alerts, err := st.Alerts(t.Context(), store.AlertFilter{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var fileLines []map[string]any
-				for _, l := range strings.Split(strings.TrimSpace(readFile(t, alertsFile)), "\n") {
-					if l == "" {
-						continue
+					st, err := openStore(t.Context(), db, store.ReadOnly())
+					if err != nil {
+						t.Fatal(err)
 					}
-					var m map[string]any
-					if err := json.Unmarshal([]byte(l), &m); err != nil {
-						t.Fatalf("alerts file line %q: %v", l, err)
+					defer st.Close()
+					alerts, err := st.Alerts(t.Context(), store.AlertFilter{})
+					if err != nil {
+						t.Fatal(err)
 					}
-					fileLines = append(fileLines, m)
-				}
-				if where == "outside" {
-					if len(alerts) != 0 || len(fileLines) != 0 {
-						t.Fatalf("cluster outside the watch: %d alerts stored, %d delivered, want none: %+v", len(alerts), len(fileLines), alerts)
+					var fileLines []map[string]any
+					for _, l := range strings.Split(strings.TrimSpace(readFile(t, alertsFile)), "\n") {
+						if l == "" {
+							continue
+						}
+						var m map[string]any
+						if err := json.Unmarshal([]byte(l), &m); err != nil {
+							t.Fatalf("alerts file line %q: %v", l, err)
+						}
+						fileLines = append(fileLines, m)
 					}
-					return
-				}
-				byRule := map[string]int{}
-				for _, a := range alerts {
-					byRule[a.Rule]++
-					if a.Finding.Count != plantedReports {
-						t.Errorf("rule %s: alert counts %d reports, want the %d planted", a.Rule, a.Finding.Count, plantedReports)
+					if where == "outside" {
+						if len(alerts) != 0 || len(fileLines) != 0 {
+							t.Fatalf("cluster outside the watch: %d alerts stored, %d delivered, want none: %+v", len(alerts), len(fileLines), alerts)
+						}
+						return
 					}
-					if along, ok := a.Finding.Stats["along_km"]; sh.alongKm > 0 && (!ok || math.Abs(along-sh.alongKm) > 1) {
-						t.Errorf("rule %s: along_km = %v (set %v), want about %v", a.Rule, along, ok, sh.alongKm)
-					}
-					if len(a.Finding.Hull) == 0 {
-						t.Errorf("rule %s: alert has no hull", a.Rule)
-						continue
-					}
-					for _, p := range a.Finding.Hull[0] {
-						// Hull longitudes are unwrapped around the centre, so compare
-						// across the antimeridian modulo 360.
-						dLon := math.Remainder(p.Lon()-cluster.Lon(), 360)
-						if math.Abs(dLon) > 0.0021 || p.Lat() < cluster.Lat()-1e-9 || p.Lat() > cluster.Lat()+0.0016 {
-							t.Errorf("rule %s: hull vertex %v is not around the planted cluster at %v", a.Rule, p, cluster)
+					byRule := map[string]int{}
+					for _, a := range alerts {
+						byRule[a.Rule]++
+						if a.Finding.Count != plantedReports {
+							t.Errorf("rule %s: alert counts %d reports, want the %d planted", a.Rule, a.Finding.Count, plantedReports)
+						}
+						if along, ok := a.Finding.Stats["along_km"]; sh.alongKm > 0 && (!ok || math.Abs(along-sh.alongKm) > 1) {
+							t.Errorf("rule %s: along_km = %v (set %v), want about %v", a.Rule, along, ok, sh.alongKm)
+						}
+						if len(a.Finding.Hull) == 0 {
+							t.Errorf("rule %s: alert has no hull", a.Rule)
+							continue
+						}
+						for _, p := range a.Finding.Hull[0] {
+							// Hull longitudes are unwrapped around the centre, so compare
+							// across the antimeridian modulo 360.
+							dLon := math.Remainder(p.Lon()-cluster.Lon(), 360)
+							if math.Abs(dLon) > 0.0021 || p.Lat() < cluster.Lat()-1e-9 || p.Lat() > cluster.Lat()+0.0016 {
+								t.Errorf("rule %s: hull vertex %v is not around the planted cluster at %v", a.Rule, p, cluster)
+							}
 						}
 					}
-				}
-				for _, r := range matrixRuleNames {
-					if byRule[r] != 1 {
-						t.Errorf("rule %s: %d alerts, want 1; log:\n%s", r, byRule[r], out.buf.String())
-					}
-				}
-				firing := map[string]int{}
-				for _, l := range fileLines {
-					if l["msg"] == "alert firing" {
-						firing[l["rule"].(string)]++
-						if stats, _ := l["stats"].(map[string]any); sh.alongKm > 0 && stats["along_km"] == nil {
-							t.Errorf("alerts file line of rule %s has no stats.along_km: %v", l["rule"], l)
+					for _, r := range matrixRuleNames {
+						if byRule[r] != 1 {
+							t.Errorf("rule %s: %d alerts, want 1; log:\n%s", r, byRule[r], out.buf.String())
 						}
 					}
-				}
-				for _, r := range matrixRuleNames {
-					if firing[r] != 1 {
-						t.Errorf("rule %s: %d firing lines in the alerts file, want 1", r, firing[r])
+					firing := map[string]int{}
+					for _, l := range fileLines {
+						if l["msg"] == "alert firing" {
+							firing[l["rule"].(string)]++
+							if stats, _ := l["stats"].(map[string]any); sh.alongKm > 0 && stats["along_km"] == nil {
+								t.Errorf("alerts file line of rule %s has no stats.along_km: %v", l["rule"], l)
+							}
+						}
 					}
-				}
-			})
+					for _, r := range matrixRuleNames {
+						if firing[r] != 1 {
+							t.Errorf("rule %s: %d firing lines in the alerts file, want 1", r, firing[r])
+						}
+					}
+				})
+			}
 		}
 	}
 }

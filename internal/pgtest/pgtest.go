@@ -133,6 +133,35 @@ func Start(t testing.TB) *Server {
 // URL returns the URL of a new database with PostGIS on s.
 func (s *Server) URL() string { return newDatabase(s.t, s.url) }
 
+// RequirePassword creates the superuser role user with password, and has s
+// ask it for that password on 127.0.0.1 (scram), as a production server
+// would; other roles stay trusted.
+func (s *Server) RequirePassword(t testing.TB, user, password string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.url)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'", user, password)); err != nil {
+		t.Fatalf("pgtest: create role: %v", err)
+	}
+	hba := filepath.Join(s.dir, "data", "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := fmt.Sprintf("host all %s 127.0.0.1/32 scram-sha-256\n", user)
+	if err := os.WriteFile(hba, append([]byte(rule), old...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		t.Fatalf("pgtest: reload: %v", err)
+	}
+}
+
 // Stop stops s fast: connections are cut, as on a crash or a restart.
 func (s *Server) Stop() { s.pgctl("-m", "fast", "-w", "stop") }
 

@@ -17,7 +17,7 @@ import (
 func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("alerts", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` naming the database (default: the embedded default config)")
-	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	dbPath := fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)")
 	state := fs.String("state", "", "only alerts in `STATE`: pending, firing or resolved")
 	watch := fs.String("watch", "", "only the alerts of watch `NAME`")
 	since := fs.String("since", "", "only alerts updated at or after `TIME` (RFC 3339, or a duration back from now such as 24h); with --history, only transitions since then")

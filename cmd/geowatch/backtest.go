@@ -59,7 +59,7 @@ func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	from := fs.String("from", "", "start `TIME`: RFC 3339, a date, a duration back from now (12h) or now; required")
 	to := fs.String("to", "", "end `TIME`, in the forms of --from; required")
 	step := fs.String("step", "1h", "evaluate every watch every `DURATION` of simulated time")
-	dbPath := fs.String("db", "", "database `FILE` to read observations from (default: the config's)")
+	dbPath := fs.String("db", "", "database to read observations from: a SQLite `PATH` or a postgres:// URL (default: the config's)")
 	file := fs.String("file", "", "replay this GeoJSON/CSV `FILE` instead of the database (loaded into a temporary one)")
 	source := fs.String("source", "backtest", "with --file: the source `NAME` its records get (selects a config csv source's options)")
 	preset := fs.String("preset", "", "with --file: csv `PRESET`")

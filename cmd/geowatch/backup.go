@@ -18,7 +18,7 @@ import (
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backup", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` naming the database (default: the embedded default config)")
-	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	dbPath := fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

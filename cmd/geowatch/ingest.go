@@ -51,7 +51,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "auto", "file `FORMAT`: geojson, csv, ndjson (flat JSON objects, one a line), or auto (by extension, else by content)")
 	preset := fs.String("preset", "", "csv `PRESET`: "+strings.Join(csv.PresetNames(), ", ")+" (default: the options of the config's csv source NAME)")
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
-	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	dbPath := fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)")
 	var fields fieldFlags
 	fs.Var(&fields, "field", "ndjson: `FIELD=MEMBER` reads FIELD (id, time, time_layout, lat, lon, kind, place, text, url, weight, precision, updated) from the objects' MEMBER (repeatable; default: the field's own name, text from title)")
 	files, err := parseInterspersed(fs, args)

@@ -79,7 +79,7 @@ func addSelectionFlags(fs *flag.FlagSet, cmd string) *selection {
 	s := &selection{
 		cmd:     cmd,
 		cfgPath: fs.String("config", "", "config `FILE` naming the database and the gazetteer's places (default: the embedded default config)"),
-		dbPath:  fs.String("db", "", "database `PATH` (default: the config's database)"),
+		dbPath:  fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)"),
 		near:    fs.String("near", "", "observations near `PLACE` (a gazetteer name) or LAT,LON; with --radius"),
 		radius:  fs.String("radius", "", "`DISTANCE` from --near, such as 50km or 500m"),
 		within:  fs.String("within", "", "observations inside the polygon of GeoJSON `FILE` (its first feature that --filter matches)"),

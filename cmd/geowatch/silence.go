@@ -61,7 +61,7 @@ type silenceDB struct {
 func dbFlags(fs *flag.FlagSet) silenceDB {
 	return silenceDB{
 		cfgPath: fs.String("config", "", "config `FILE` naming the database and, for add, the watches and rules (default: the embedded default config)"),
-		dbPath:  fs.String("db", "", "database `PATH` (default: the config's database)"),
+		dbPath:  fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)"),
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 func cmdSources(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sources", stderr)
 	cfgPath := fs.String("config", "", "config `FILE` naming the database (default: the embedded default config)")
-	dbPath := fs.String("db", "", "database `PATH` (default: the config's database)")
+	dbPath := fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)")
 	format := fs.String("format", "table", "output `FORMAT`: table or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err

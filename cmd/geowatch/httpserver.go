@@ -138,5 +138,10 @@ func newMetrics(plan *configs.Plan, engine *monitor.Engine) *metrics.Recorder {
 	if plan.HTTP == nil {
 		return nil
 	}
-	return metrics.New(metrics.Options{DatabasePath: plan.Database, OpenAlerts: engine.OpenAlerts})
+	opt := metrics.Options{OpenAlerts: engine.OpenAlerts}
+	if store.KindOf(plan.Database) == store.SQLite {
+		// A file's size; PostgreSQL's is its own exporter's to report.
+		opt.DatabasePath = plan.Database
+	}
+	return metrics.New(opt)
 }

@@ -229,8 +229,8 @@ func testBruteForce(t *testing.T, db store.Backend) {
 			} else {
 				in.Weight = 1
 			}
-			if g, w := fmt.Sprintf("%+v", o), fmt.Sprintf("%+v", in); g != w {
-				t.Fatalf("result %d:\n got %s\nwant %s", i, g, w)
+			if !sameObservation(o, in) {
+				t.Fatalf("result %d:\n got %+v\nwant %+v", i, o, in)
 			}
 		}
 		if limit > 0 {
@@ -447,4 +447,16 @@ func testNoArea(t *testing.T, db store.Backend) {
 	if _, err := db.Observations(t.Context(), monitor.Query{}); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("query without area: err = %v", err)
 	}
+}
+
+// sameObservation compares the fields of a and b that the brute-force data
+// sets (no geometry, no properties), times as instants in UTC: as
+// fmt.Sprintf("%+v") would, a hundred times faster.
+func sameObservation(a, b monitor.Observation) bool {
+	return a.FID == b.FID && a.Source == b.Source && a.ID == b.ID &&
+		a.Time.Equal(b.Time) && a.Time.Location() == time.UTC && a.Ingested.Equal(b.Ingested) &&
+		(a.Ingested.IsZero() || a.Ingested.Location() == time.UTC) && a.Revised.IsZero() &&
+		a.Point == b.Point && a.Geometry == nil && b.Geometry == nil && a.Place == b.Place && a.Kind == b.Kind &&
+		a.Title == b.Title && a.URL == b.URL && a.Weight == b.Weight && a.Precision == b.Precision &&
+		a.Properties == nil && b.Properties == nil && a.Pos == b.Pos
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -23,6 +24,7 @@ func (c *contract) ingestTests() []subtest {
 		{"Revisions", testRevisions},
 		{"Namespaces", testNamespaces},
 		{"Reconciliation", c.testReconciliation},
+		{"Cancelled", testIngestCancelled},
 	}
 }
 
@@ -424,4 +426,41 @@ func (c *contract) testReconciliation(t *testing.T, db store.Backend) {
 	check(t, db)
 	db = c.reopen(t, db)
 	t.Run("after restart", func(t *testing.T) { check(t, db) })
+}
+
+// testIngestCancelled: a batch whose context is cancelled before it commits
+// fails and stores nothing (acknowledged means committed); nor does a
+// cancelled SaveAlerts store anything.
+func testIngestCancelled(t *testing.T, db store.Backend) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	b := monitor.Batch{Observations: []monitor.Observation{obs("a", 1, 1, t0), obs("b", 2, 2, t0)},
+		Rejects: []monitor.Reject{{Record: "line 1"}}}
+	if _, err := db.Ingest(ctx, "s", b, t0); err == nil {
+		t.Error("Ingest with a cancelled context succeeded")
+	}
+	if n, err := db.CountObservations(t.Context()); err != nil || n != 0 {
+		t.Errorf("CountObservations = %d, %v; want 0", n, err)
+	}
+	if pr, err := db.Prune(t.Context(), t0.Add(time.Hour), 0); err != nil || pr != (store.PruneResult{}) {
+		t.Errorf("Prune = %+v, %v; want nothing stored to prune", pr, err)
+	}
+	a := testAlert()
+	tr := monitor.Transition{At: t0, To: monitor.StateFiring}
+	if err := db.SaveAlerts(ctx, []monitor.Change{{Alert: &a, Transition: &tr}}); err == nil {
+		t.Error("SaveAlerts with a cancelled context succeeded")
+	}
+	if a.ID != 0 || tr.ID != 0 {
+		t.Errorf("ids set by a cancelled SaveAlerts: %d, %d", a.ID, tr.ID)
+	}
+	if as, err := db.Alerts(t.Context(), store.AlertFilter{}); err != nil || len(as) != 0 {
+		t.Errorf("Alerts = %v, %v; want none", as, err)
+	}
+	// The store is still usable.
+	if res := ingest(t, db, "s", b); res != (monitor.IngestResult{Seen: 3, Added: 2, Rejected: 1}) {
+		t.Errorf("Ingest after the cancelled one = %+v", res)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after a cancelled ingest = %v", err)
+	}
 }

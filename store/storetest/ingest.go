@@ -81,8 +81,9 @@ func fullObservation(id string) monitor.Observation {
 		Geometry: orb.Polygon{{{131, 43}, {132, 43}, {132, 44}, {131, 43}}},
 		Place:    "Vladivostok", Kind: "fire", Title: "Fire near the port", URL: "https://example.org/1", Weight: 2.5,
 		Precision: monitor.PrecisionCity,
-		// Not in a canonical form (keys unsorted, a nested array): stored as sent.
-		Properties: json.RawMessage(`{"mag":4.5,"place":"x","a":[1,2.5,"z"],"n":null}`),
+		// Not in a canonical form (keys unsorted, spaces, an escape, 2.50, a
+		// repeated key): stored as sent, byte for byte.
+		Properties: json.RawMessage(`{"mag": 4.5, "place":"x\u00e9","a":[1,2.50,"z"],"n":null,"mag":4.6}`),
 	}
 }
 

@@ -70,10 +70,24 @@ func testRoundTrip(t *testing.T, db store.Backend) {
 			t.Errorf("Kinds %q: %d results", kinds, len(got))
 		}
 	}
-	// Every precision and a point geometry's absence round-trip too.
+	// A record without a kind is selected by no kinds filter, not even {""}.
+	kindless := obs("kindless", 131.9, 43.1, t0)
+	kindless.Kind = ""
+	ingest(t, db, "src", monitor.Batch{Observations: []monitor.Observation{kindless}})
+	if got, err := db.Observations(t.Context(), monitor.Query{Area: area, Kinds: []string{"", "fire"}}); err != nil || len(got) != 1 || got[0].ID != "full" {
+		t.Errorf("Observations(kinds \"\", fire) = %+v, %v; want only the fire", got, err)
+	}
+	if got := queryAll(t, db, store.QueryFilter{Kinds: []string{""}}); len(got) != 0 {
+		t.Errorf("Query(kinds \"\") = %+v, want none", got)
+	}
+	if got := byID(t, db, "src", "kindless"); got.Kind != "" {
+		t.Errorf("kind = %q, want none", got.Kind)
+	}
+	// Every precision round-trips; a point geometry is the point, and reads
+	// back as none.
 	for p := monitor.PrecisionExact; p <= monitor.PrecisionCountry; p++ {
 		o := obs(fmt.Sprintf("p%d", p), -60, -30, t0)
-		o.Precision = p
+		o.Precision, o.Geometry = p, orb.Point{-60, -30}
 		ingest(t, db, "prec", monitor.Batch{Observations: []monitor.Observation{o}})
 		if got := byID(t, db, "prec", o.ID); got.Precision != p || got.Geometry != nil {
 			t.Errorf("precision %v: got %v, geometry %v", p, got.Precision, got.Geometry)

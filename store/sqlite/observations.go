@@ -585,7 +585,7 @@ func parseStoredTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time", s)
 }
 
-// CountObservations returns the number of stored observations. returns when the observation stored under (source, id) was
+// ObservedAt returns when the observation stored under (source, id) was
 // observed, and false when there is none.
 func (db *DB) ObservedAt(ctx context.Context, source, id string) (time.Time, bool, error) {
 	var t time.Time
@@ -599,6 +599,7 @@ func (db *DB) ObservedAt(ctx context.Context, source, id string) (time.Time, boo
 	return t.UTC(), true, nil
 }
 
+// CountObservations returns the number of stored observations.
 func (db *DB) CountObservations(ctx context.Context) (int64, error) {
 	var n int64
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM observations`).Scan(&n); err != nil {

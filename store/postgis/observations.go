@@ -1,0 +1,281 @@
+package postgis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/geowatch/geowatch/monitor"
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+)
+
+// stagingDDL is the session's staging table: Ingest COPYs a batch into it,
+// then moves it into observations with one INSERT … ON CONFLICT per round.
+// It lives as long as the connection and is emptied at every commit, so the
+// catalog is not churned by a table per batch. It is a temporary table,
+// which PostgreSQL never WAL-logs.
+const stagingDDL = `CREATE TEMP TABLE IF NOT EXISTS geowatch_staging (
+	ord integer NOT NULL,
+	round integer NOT NULL,
+	src text NOT NULL,
+	ext_id text NOT NULL,
+	observed_at timestamptz NOT NULL,
+	lat double precision NOT NULL,
+	lon double precision NOT NULL,
+	place text,
+	kind text,
+	title text,
+	url text,
+	weight double precision NOT NULL,
+	precision text NOT NULL,
+	properties text,
+	geometry text,
+	revised_at timestamptz
+) ON COMMIT DELETE ROWS`
+
+var stagingColumns = []string{"ord", "round", "src", "ext_id", "observed_at", "lat", "lon", "place", "kind",
+	"title", "url", "weight", "precision", "properties", "geometry", "revised_at"}
+
+// upsertSQL moves one round of the staging table into observations. A
+// (source, ext_id) already stored is rewritten only when some content
+// differs (keeping its fid and ingested_at), and never by an older revision
+// (both with a revised_at); RETURNING names every row written, and xmax = 0
+// tells a row inserted from one updated. The rows go in batch order, so
+// their fids follow it as on SQLite.
+const upsertSQL = `INSERT INTO observations AS o (geom, source, ext_id, observed_at, ingested_at, lat, lon,
+	place, kind, title, url, weight, precision, properties, geometry, revised_at, id_ns)
+SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.src, s.ext_id, s.observed_at, $1, s.lat, s.lon,
+	s.place, s.kind, s.title, s.url, s.weight, s.precision, s.properties::json, s.geometry::json, s.revised_at, $2
+FROM geowatch_staging AS s WHERE s.round = $3 ORDER BY s.ord
+ON CONFLICT (source, ext_id) DO UPDATE SET
+	geom = excluded.geom, observed_at = excluded.observed_at, lat = excluded.lat, lon = excluded.lon,
+	place = excluded.place, kind = excluded.kind, title = excluded.title, url = excluded.url,
+	weight = excluded.weight, precision = excluded.precision, properties = excluded.properties,
+	geometry = excluded.geometry, revised_at = coalesce(excluded.revised_at, o.revised_at)
+WHERE ((o.observed_at, o.lat, o.lon, o.place, o.kind, o.title, o.url, o.weight, o.precision,
+		o.properties::text, o.geometry::text)
+	IS DISTINCT FROM (excluded.observed_at, excluded.lat, excluded.lon, excluded.place, excluded.kind,
+		excluded.title, excluded.url, excluded.weight, excluded.precision,
+		excluded.properties::text, excluded.geometry::text)
+	OR (excluded.revised_at IS NOT NULL AND o.revised_at IS DISTINCT FROM excluded.revised_at))
+	AND NOT coalesce(excluded.revised_at < o.revised_at, false)
+RETURNING (o.xmax = 0)`
+
+// redirectSQL points the staging rows of a batch with an id namespace at
+// the source that stored their (id_ns, ext_id) first, so that the upsert's
+// conflict on (source, ext_id) updates that row: SQLite's second ON
+// CONFLICT clause, which PostgreSQL's INSERT cannot have. A row the batch's
+// own source already stores stays its own, as SQLite's first clause wins.
+const redirectSQL = `UPDATE geowatch_staging AS s SET src = o.source
+FROM observations AS o
+WHERE o.id_ns = $1 AND o.ext_id = s.ext_id AND o.source <> s.src
+	AND NOT EXISTS (SELECT 1 FROM observations AS x WHERE x.source = s.src AND x.ext_id = s.ext_id)`
+
+// checkGeometry fails on a geometry that cannot be stored.
+func checkGeometry(o *monitor.Observation) error {
+	if o.Geometry == nil {
+		return nil
+	}
+	if _, isPoint := o.Geometry.(orb.Point); isPoint {
+		return nil
+	}
+	if _, err := marshalGeoJSON(o.Geometry); err != nil {
+		return &monitor.FieldError{Field: "geometry", Err: err}
+	}
+	return nil
+}
+
+// checkStorable fails on what PostgreSQL cannot store although the record is
+// valid: properties that are JSON but not UTF-8 (Go's JSON accepts invalid
+// bytes in strings; a json column does not). SQLite would keep them; here
+// they are a reject of that field rather than a failed batch.
+func checkStorable(o *monitor.Observation) error {
+	if len(o.Properties) > 0 && !utf8.Valid(o.Properties) {
+		return &monitor.FieldError{Field: "properties", Err: monitor.ErrBadUTF8}
+	}
+	return nil
+}
+
+// Ingest stores a batch in one transaction and counts what happened to each
+// record, with the SQLite store's semantics: each observation is normalised
+// and validated, and one that fails becomes a rejects row naming its field
+// and never fails the batch; a record for a stored (source, id) updates it
+// when its content differs; several records for one id in the batch apply
+// in order, the first adding, later ones updating when they differ. now
+// stamps ingested_at and rejected_at; the zero time means the store's clock.
+// Times are stored to the millisecond. The result is returned once the
+// transaction has committed.
+func (db *DB) Ingest(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error) {
+	res, err := db.ingest(ctx, source, b, now)
+	if err != nil {
+		err = db.wrap(err, "ingest %s into %s", source, db.name)
+		if !errors.Is(err, context.Canceled) { // the caller left: says nothing of the store
+			db.lastWrite.Store(&err)
+		}
+		return monitor.IngestResult{}, err
+	}
+	db.lastWrite.Store(nil)
+	return res, nil
+}
+
+func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error) {
+	if db.readOnly {
+		return monitor.IngestResult{}, errReadOnly
+	}
+	if now.IsZero() {
+		now = db.now()
+	}
+	stamp := pgTime(now)
+	res := monitor.IngestResult{Seen: len(b.Observations) + len(b.Rejects)}
+	rejects := b.Rejects
+
+	// Validate first, and give each record its round: the how-many-th record
+	// for its id it is in this batch. One INSERT … ON CONFLICT may not touch a
+	// row twice, so the rounds go in order, each with one record per id.
+	rows := make([][]any, 0, len(b.Observations))
+	seen := make(map[string]int32, len(b.Observations))
+	rounds := int32(0)
+	for i := range b.Observations {
+		o := b.Observations[i] // a copy: the caller's batch stays as it was
+		o.Normalize()
+		err := o.Validate()
+		if err == nil {
+			err = checkGeometry(&o)
+		}
+		if err == nil {
+			err = checkStorable(&o)
+		}
+		if err != nil {
+			rejects = append(rejects, observationReject(i, &o, err))
+			continue
+		}
+		r := seen[o.ID] + 1
+		seen[o.ID] = r
+		rounds = max(rounds, r)
+		row, err := stagingRow(int32(i), r, source, &o)
+		if err != nil { // checkGeometry passed it
+			return res, fmt.Errorf("record %d: %w", i, err)
+		}
+		rows = append(rows, row)
+	}
+	res.Rejected = len(rejects)
+
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	if len(rows) > 0 {
+		if _, err := tx.Exec(ctx, stagingDDL); err != nil {
+			return res, fmt.Errorf("staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"geowatch_staging"}, stagingColumns, pgx.CopyFromRows(rows)); err != nil {
+			return res, fmt.Errorf("copy into staging: %w", err)
+		}
+		if b.Namespace != "" {
+			if _, err := tx.Exec(ctx, redirectSQL, b.Namespace); err != nil {
+				return res, fmt.Errorf("id namespace %s: %w", b.Namespace, err)
+			}
+		}
+		for r := int32(1); r <= rounds; r++ {
+			if err := upsertRound(ctx, tx, r, stamp, nullString(b.Namespace), &res); err != nil {
+				return res, err
+			}
+		}
+	}
+	res.Unchanged = len(rows) - res.Added - res.Updated
+	if len(rejects) > 0 {
+		rr := make([][]any, len(rejects))
+		for i, r := range rejects {
+			reason := "rejected"
+			if r.Err != nil {
+				reason = r.Err.Error()
+			}
+			var raw any
+			if r.Raw != "" {
+				raw = pgText(monitor.RawRecord([]byte(r.Raw)))
+			}
+			var field any
+			if r.Field != "" {
+				field = pgText(r.Field)
+			}
+			rr[i] = []any{source, pgText(r.Record), field, pgText(reason), raw, stamp}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rejects"},
+			[]string{"source", "record", "field", "reason", "raw", "rejected_at"}, pgx.CopyFromRows(rr)); err != nil {
+			return res, fmt.Errorf("insert rejects: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// upsertRound moves round r of the staging table into observations and
+// counts its rows: in the first round an inserted row is added and an
+// updated one updated; in later rounds every row written is an update (of
+// a row stored before the batch or added by an earlier round).
+func upsertRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns any, res *monitor.IngestResult) error {
+	rows, err := tx.Query(ctx, upsertSQL, stamp, ns, r)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var inserted bool
+		if err := rows.Scan(&inserted); err != nil {
+			return err
+		}
+		if inserted && r == 1 {
+			res.Added++
+		} else {
+			res.Updated++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert round %d: %w", r, err)
+	}
+	return nil
+}
+
+// stagingRow is o's row of the staging table, in stagingColumns order.
+func stagingRow(ord, round int32, source string, o *monitor.Observation) ([]any, error) {
+	var geometry any
+	if o.Geometry != nil {
+		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
+			g, err := marshalGeoJSON(o.Geometry)
+			if err != nil {
+				return nil, &monitor.FieldError{Field: "geometry", Err: err}
+			}
+			geometry = string(g)
+		}
+	}
+	var props any
+	if len(o.Properties) > 0 {
+		props = string(o.Properties)
+	}
+	return []any{ord, round, source, o.ID, pgTime(o.Time), o.Point.Lat(), o.Point.Lon(),
+		nullString(o.Place), nullString(o.Kind), nullString(o.Title), nullString(o.URL),
+		o.Weight, o.Precision.String(), props, geometry, nullTime(o.Revised)}, nil
+}
+
+// observationReject describes an observation that failed validation, naming
+// it by its id or, without one, by its index in the batch: as the SQLite
+// store's.
+func observationReject(i int, o *monitor.Observation, err error) monitor.Reject {
+	r := monitor.Reject{Record: "index " + strconv.Itoa(i), Err: err}
+	if o.ID != "" {
+		r.Record = fmt.Sprintf("id %q", monitor.EchoID(o.ID))
+	}
+	if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
+		r.Field, r.Err = fe.Field, fe.Err
+	}
+	r.Raw = fmt.Sprintf("id=%q time=%s lon=%v lat=%v kind=%q weight=%v title=%q properties=%s",
+		o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat(), o.Kind, o.Weight, o.Title, o.Properties)
+	return r
+}

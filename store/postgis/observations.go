@@ -10,6 +10,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
 )
 
@@ -64,6 +65,49 @@ WHERE ((o.observed_at, o.lat, o.lon, o.place, o.kind, o.title, o.url, o.weight, 
 	OR (excluded.revised_at IS NOT NULL AND o.revised_at IS DISTINCT FROM excluded.revised_at))
 	AND NOT coalesce(excluded.revised_at < o.revised_at, false)
 RETURNING (o.xmax = 0)`
+
+// The fast path, for the common batch of mostly new records: the rows
+// already stored are updated in place, and the others inserted by a plain
+// INSERT … SELECT (mergeSQL). Measured on 50k-row batches it
+// costs about what a plain COPY into the indexed table does, where the
+// speculative insertion of INSERT … ON CONFLICT costs half as much again.
+// Another process inserting one of the same new records meanwhile makes the
+// insert fail on the unique index; the batch is then done again with
+// upsertSQL, which is safe against that (ingestTx).
+//
+// mergeSQL is the fast path's one statement per round: it probes the unique
+// index once per record (m), updates the stored rows whose content differs
+// (by fid), and inserts the rest with a plain INSERT … SELECT, and returns
+// the counts inserted and updated.
+const mergeSQL = `WITH m AS MATERIALIZED (
+	SELECT s.ord, o.fid,
+		((o.observed_at, o.lat, o.lon, o.place, o.kind, o.title, o.url, o.weight, o.precision,
+			o.properties::text, o.geometry::text)
+		IS DISTINCT FROM (s.observed_at, s.lat, s.lon, s.place, s.kind, s.title, s.url, s.weight, s.precision,
+			s.properties, s.geometry)
+		OR (s.revised_at IS NOT NULL AND o.revised_at IS DISTINCT FROM s.revised_at))
+		AND NOT coalesce(s.revised_at < o.revised_at, false) AS changed
+	FROM geowatch_staging AS s JOIN observations AS o ON o.source = s.src AND o.ext_id = s.ext_id
+	WHERE s.round = $3),
+upd AS (
+	UPDATE observations AS o SET
+		geom = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), observed_at = s.observed_at, lat = s.lat, lon = s.lon,
+		place = s.place, kind = s.kind, title = s.title, url = s.url,
+		weight = s.weight, precision = s.precision, properties = s.properties::json,
+		geometry = s.geometry::json, revised_at = coalesce(s.revised_at, o.revised_at)
+	FROM m JOIN geowatch_staging AS s ON s.ord = m.ord
+	WHERE o.fid = m.fid AND m.changed
+	RETURNING 1),
+ins AS (
+	INSERT INTO observations (geom, source, ext_id, observed_at, ingested_at, lat, lon,
+		place, kind, title, url, weight, precision, properties, geometry, revised_at, id_ns)
+	SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.src, s.ext_id, s.observed_at, $1, s.lat, s.lon,
+		s.place, s.kind, s.title, s.url, s.weight, s.precision, s.properties::json, s.geometry::json, s.revised_at, $2
+	FROM geowatch_staging AS s
+	WHERE s.round = $3 AND NOT EXISTS (SELECT 1 FROM m WHERE m.ord = s.ord)
+	ORDER BY s.ord
+	RETURNING 1)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
 
 // redirectSQL points the staging rows of a batch with an id namespace at
 // the source that stored their (id_ns, ext_id) first, so that the upsert's
@@ -135,7 +179,8 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 
 	// Validate first, and give each record its round: the how-many-th record
 	// for its id it is in this batch. One INSERT … ON CONFLICT may not touch a
-	// row twice, so the rounds go in order, each with one record per id.
+	// row twice (and an UPDATE … FROM would take one of the records at
+	// random), so the rounds go in order, each with one record per id.
 	rows := make([][]any, 0, len(b.Observations))
 	seen := make(map[string]int32, len(b.Observations))
 	rounds := int32(0)
@@ -164,56 +209,108 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	}
 	res.Rejected = len(rejects)
 
+	rr := make([][]any, len(rejects))
+	for i, r := range rejects {
+		reason := "rejected"
+		if r.Err != nil {
+			reason = r.Err.Error()
+		}
+		var raw, field any
+		if r.Raw != "" {
+			raw = pgText(monitor.RawRecord([]byte(r.Raw)))
+		}
+		if r.Field != "" {
+			field = pgText(r.Field)
+		}
+		rr[i] = []any{source, pgText(r.Record), field, pgText(reason), raw, stamp}
+	}
+	b2 := stagedBatch{rows: rows, rounds: rounds, rejects: rr, ns: b.Namespace, stamp: stamp}
+	n, err := db.ingestTx(ctx, &b2, false)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == uniqueViolation {
+		// Another writer stored one of these records since the insert
+		// looked: again, with the upsert, which waits for it.
+		n, err = db.ingestTx(ctx, &b2, true)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Added, res.Updated = n.Added, n.Updated
+	res.Unchanged = len(rows) - res.Added - res.Updated
+	return res, nil
+}
+
+// uniqueViolation is the SQLSTATE of a duplicate key.
+const uniqueViolation = "23505"
+
+// stagedBatch is a validated batch, as rows of the staging table and of
+// rejects.
+type stagedBatch struct {
+	rows    [][]any // in stagingColumns order
+	rounds  int32
+	rejects [][]any
+	ns      string
+	stamp   time.Time
+}
+
+// ingestTx stores b in one transaction and returns its added and updated
+// counts: through the fast path (mergeSQL) or, with upsert,
+// through INSERT … ON CONFLICT.
+func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monitor.IngestResult, error) {
+	var res monitor.IngestResult
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
-	if len(rows) > 0 {
+	if len(b.rows) > 0 {
+		// The upsert sorts the staging rows by ord: in memory, not on disk at
+		// the default 4 MB (50k rows measured an external merge).
+		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
+			return res, err
+		}
 		if _, err := tx.Exec(ctx, stagingDDL); err != nil {
 			return res, fmt.Errorf("staging table: %w", err)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"geowatch_staging"}, stagingColumns, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"geowatch_staging"}, stagingColumns, pgx.CopyFromRows(b.rows)); err != nil {
 			return res, fmt.Errorf("copy into staging: %w", err)
 		}
-		if b.Namespace != "" {
-			if _, err := tx.Exec(ctx, redirectSQL, b.Namespace); err != nil {
-				return res, fmt.Errorf("id namespace %s: %w", b.Namespace, err)
+		if b.ns != "" {
+			if _, err := tx.Exec(ctx, redirectSQL, b.ns); err != nil {
+				return res, fmt.Errorf("id namespace %s: %w", b.ns, err)
 			}
 		}
-		for r := int32(1); r <= rounds; r++ {
-			if err := upsertRound(ctx, tx, r, stamp, nullString(b.Namespace), &res); err != nil {
+		for r := int32(1); r <= b.rounds; r++ {
+			if upsert {
+				err = upsertRound(ctx, tx, r, b.stamp, nullString(b.ns), &res)
+			} else {
+				err = fastRound(ctx, tx, r, b.stamp, nullString(b.ns), &res)
+			}
+			if err != nil {
 				return res, err
 			}
 		}
 	}
-	res.Unchanged = len(rows) - res.Added - res.Updated
-	if len(rejects) > 0 {
-		rr := make([][]any, len(rejects))
-		for i, r := range rejects {
-			reason := "rejected"
-			if r.Err != nil {
-				reason = r.Err.Error()
-			}
-			var raw any
-			if r.Raw != "" {
-				raw = pgText(monitor.RawRecord([]byte(r.Raw)))
-			}
-			var field any
-			if r.Field != "" {
-				field = pgText(r.Field)
-			}
-			rr[i] = []any{source, pgText(r.Record), field, pgText(reason), raw, stamp}
-		}
+	if len(b.rejects) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rejects"},
-			[]string{"source", "record", "field", "reason", "raw", "rejected_at"}, pgx.CopyFromRows(rr)); err != nil {
+			[]string{"source", "record", "field", "reason", "raw", "rejected_at"}, pgx.CopyFromRows(b.rejects)); err != nil {
 			return res, fmt.Errorf("insert rejects: %w", err)
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, err
+	return res, tx.Commit(ctx)
+}
+
+// fastRound moves round r of the staging table into observations: updates
+// of stored rows whose content differs, then inserts of the rest. In later
+// rounds every record's row exists (the first round added it), so they
+// only update.
+func fastRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns any, res *monitor.IngestResult) error {
+	var added, updated int
+	if err := tx.QueryRow(ctx, mergeSQL, stamp, ns, r).Scan(&added, &updated); err != nil {
+		return fmt.Errorf("merge round %d: %w", r, err)
 	}
-	return res, nil
+	res.Added += added
+	res.Updated += updated
+	return nil
 }
 
 // upsertRound moves round r of the staging table into observations and

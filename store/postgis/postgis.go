@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -71,7 +72,7 @@ const migrationLock int64 = 0x67656f7761746368
 // every transaction read-only on the server.
 func Open(ctx context.Context, url string, opts ...store.Option) (*DB, error) {
 	o := store.Apply(opts...)
-	db := &DB{name: store.Redact(url), now: o.Now, log: o.Log, readOnly: o.ReadOnly}
+	db := &DB{name: redact(url), now: o.Now, log: o.Log, readOnly: o.ReadOnly}
 	if err := db.open(ctx, url); err != nil {
 		db.Close()
 		return nil, db.wrap(err, "open %s", db.name)
@@ -82,9 +83,9 @@ func Open(ctx context.Context, url string, opts ...store.Option) (*DB, error) {
 func (db *DB) open(ctx context.Context, url string) error {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// pgconn redacts the password in its parse errors; wrap scrubs it
-		// anyway, and the URL itself is never echoed.
-		return errors.New(strings.ReplaceAll(err.Error(), url, db.name))
+		// The reason may quote any part of the setting, the password too.
+		return errors.New("cannot parse the database setting as a PostgreSQL URL or key/value string " +
+			"(percent-encode special characters in a URL's password, or use a password file)")
 	}
 	db.secret = cfg.ConnConfig.Password
 	if cfg.ConnConfig.ConnectTimeout == 0 {
@@ -108,6 +109,18 @@ func (db *DB) open(ctx context.Context, url string) error {
 		return db.checkSchema(ctx)
 	}
 	return db.migrate(ctx)
+}
+
+// redact is store.Redact(url), except that a URL that does not parse is
+// not shown at all: Redact cannot find its password in it.
+func redact(url string) string {
+	if strings.Contains(url, "://") {
+		if _, err := neturl.Parse(url); err != nil {
+			scheme, _, _ := strings.Cut(url, "://")
+			return scheme + "://(unparseable URL, not shown)"
+		}
+	}
+	return store.Redact(url)
 }
 
 // wrap prefixes err with "store: " and the formatted context, and scrubs the
@@ -226,7 +239,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for {
 		name, err := db.migrateOne(ctx, names)
-		if err != nil {
+		if err != nil && name == "" {
+			return fmt.Errorf("migrate: %w", err)
+		} else if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		if name == "" {

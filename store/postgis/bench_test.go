@@ -8,9 +8,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/paulmach/orb"
@@ -119,4 +121,63 @@ func ewkbHex(p orb.Point) string {
 	binary.LittleEndian.PutUint64(b[9:], math.Float64bits(p.Lon()))
 	binary.LittleEndian.PutUint64(b[17:], math.Float64bits(p.Lat()))
 	return hex.EncodeToString(b[:])
+}
+
+// BenchmarkQuery measures the reference question Q through Observations
+// (observations within 50 km of Vladivostok on 2026-11-26) on a database of
+// 1M rows shaped like the shared workload, and logs the server's own
+// time for the bare ST_DWithin query and for the store's SQL.
+func BenchmarkQuery(b *testing.B) {
+	db := openURL(b, pgtest.URL(b))
+	rows := workload(1_000_000)
+	for i := 0; i < len(rows); i += benchBatch {
+		if _, err := db.Ingest(b.Context(), "bench", monitor.Batch{Observations: rows[i : i+benchBatch]}, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(b.Context(), `VACUUM ANALYZE observations`); err != nil {
+		b.Fatal(err)
+	}
+	since := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	q := monitor.Query{Area: geo.Circle{Center: orb.Point{131.8855, 43.1155}, RadiusMeters: 50e3}, Since: since, Until: since.Add(24 * time.Hour)}
+	var n int
+	for b.Loop() {
+		got, err := db.Observations(b.Context(), q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(got)
+	}
+	b.ReportMetric(float64(n), "rows")
+	for _, sql := range []string{
+		`EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM observations WHERE ST_DWithin(geom::geography, ST_MakePoint(131.8855, 43.1155)::geography, 50000, false) AND observed_at >= '2026-11-26' AND observed_at < '2026-11-27'`,
+		`EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM observations WHERE ST_DWithin(geom, ST_SetSRID(ST_MakePoint(131.8855, 43.1155), 4326), 0.7) AND ST_DistanceSphere(geom, ST_SetSRID(ST_MakePoint(131.8855, 43.1155), 4326)) <= 50000 AND observed_at >= '2026-11-26' AND observed_at < '2026-11-27'`,
+	} {
+		r, err := db.pool.Query(b.Context(), sql)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for r.Next() {
+			var line string
+			r.Scan(&line) //nolint:errcheck
+			if strings.Contains(line, "Scan") || strings.Contains(line, "Execution Time") {
+				b.Log(strings.TrimSpace(line))
+			}
+		}
+		r.Close()
+	}
+	bd := q.Area.Bounds()[0]
+	r, err := db.pool.Query(b.Context(), `EXPLAIN (ANALYZE, TIMING OFF) `+selectBrief+` FROM observations AS o WHERE o.observed_at >= $1 AND o.observed_at < $2 AND (o.geom && ST_MakeEnvelope($3, $4, $5, $6, 4326)) ORDER BY o.observed_at, o.fid`,
+		q.Since, q.Until, bd.Min.Lon(), bd.Min.Lat(), bd.Max.Lon(), bd.Max.Lat())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for r.Next() {
+		var line string
+		r.Scan(&line) //nolint:errcheck
+		if strings.Contains(line, "Scan") || strings.Contains(line, "Execution Time") {
+			b.Log(strings.TrimSpace(line))
+		}
+	}
+	r.Close()
 }

@@ -18,6 +18,7 @@ import (
 	neturl "net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,10 @@ type DB struct {
 	pool     *pgxpool.Pool
 
 	lastWrite atomic.Pointer[error] // the last ingest's failure; nil after a success
+
+	// noDirect holds the sources whose last batch found records already
+	// stored: their batches are staged, not first COPYed straight in.
+	noDirect sync.Map
 }
 
 var (

@@ -845,3 +845,28 @@ func TestIngestRace(t *testing.T) {
 		t.Errorf("rows = %s", s)
 	}
 }
+
+// TestIngestDirectThenStaged covers the switch between a batch COPYed
+// straight in and a staged one: a stored record late in a batch undoes the
+// COPY, and the batch is counted as SQLite counts it.
+func TestIngestDirectThenStaged(t *testing.T) {
+	db, _ := openTestDB(t)
+	a := obs("a", 1, 1, t0)
+	ingest(t, db, "mix", monitor.Batch{Observations: []monitor.Observation{a}})
+	a2 := a
+	a2.Title = "changed"
+	if res, want := ingest(t, db, "mix", monitor.Batch{Observations: []monitor.Observation{obs("b", 2, 2, t0), obs("c", 3, 3, t0), a2}}),
+		(monitor.IngestResult{Seen: 3, Added: 2, Updated: 1}); res != want {
+		t.Errorf("mixed batch = %+v, want %+v", res, want)
+	}
+	if db.tryDirect("mix") {
+		t.Error("source still COPYed straight in after a batch with a stored record")
+	}
+	ingest(t, db, "mix", monitor.Batch{Observations: []monitor.Observation{obs("d", 4, 4, t0)}}) // staged, all new
+	if !db.tryDirect("mix") {
+		t.Error("source not COPYed straight in again after an all-new batch")
+	}
+	if s := queryString(t, db, `SELECT string_agg(ext_id || ':' || coalesce(title, '-'), ',' ORDER BY fid) FROM observations`); s != "a:changed,b:-,c:-,d:-" {
+		t.Errorf("rows = %s", s)
+	}
+}

@@ -38,8 +38,12 @@ CREATE TABLE observations (
 CREATE UNIQUE INDEX observations_ns_ext ON observations (id_ns, ext_id) WHERE id_ns IS NOT NULL;
 CREATE INDEX observations_geom ON observations USING gist (geom);
 -- B-tree, not BRIN: imports of history arrive out of time order, so the
--- heap is not time-correlated and BRIN's block ranges would cover most of
--- the table; the B-tree also serves ORDER BY observed_at and Prune.
+-- heap is not time-correlated and BRIN's block ranges cover most of the
+-- table. Measured on 1M rows in random time order: a one-day window took
+-- 8 ms through the B-tree and 148 ms with BRIN (the planner falls back to a
+-- sequential scan); BRIN is cheaper to keep up (inserting 1M rows took
+-- 2.7 s against 5.3 s) and, on rows inserted in time order, as good
+-- (16 ms). The B-tree also serves ORDER BY observed_at and Prune.
 CREATE INDEX observations_observed_at ON observations (observed_at);
 
 COMMENT ON TABLE observations IS 'place-tagged reports pulled by geowatch';

@@ -107,7 +107,13 @@ func Redact(database string) string {
 	if KindOf(database) != PostgreSQL {
 		return database
 	}
-	if u, err := url.Parse(database); err == nil && u.Scheme != "" {
+	if scheme, _, isURL := strings.Cut(database, "://"); isURL {
+		u, err := url.Parse(database)
+		if err != nil {
+			// Where the password is in a URL that does not parse is
+			// anyone's guess: show none of it.
+			return scheme + "://(unparseable URL, not shown)"
+		}
 		if _, set := u.User.Password(); set {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		}

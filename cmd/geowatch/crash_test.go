@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/source/push"
 	"github.com/geowatch/geowatch/monitor/source/spool"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 )
 
 // The crash test's watched place: pushed and spooled records land near it at

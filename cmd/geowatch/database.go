@@ -6,15 +6,15 @@ import (
 	"os"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/postgis"
 	"github.com/geowatch/geowatch/store/sqlite"
 )
 
 // openStore opens the database a config's database setting (or --db) names,
 // with the backend it names (store.KindOf): every command goes through it.
 func openStore(ctx context.Context, database string, opts ...store.Option) (store.Backend, error) {
-	switch store.KindOf(database) {
-	case store.PostgreSQL:
-		return nil, fmt.Errorf("database %s: PostgreSQL is not supported by this build", store.Redact(database))
+	if store.KindOf(database) == store.PostgreSQL {
+		return postgis.Open(ctx, database, opts...)
 	}
 	return sqlite.Open(ctx, database, opts...)
 }

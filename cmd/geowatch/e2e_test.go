@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/configs"
-	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 	"github.com/geowatch/geowatch/store/sqlite"
 )
 
@@ -231,7 +231,7 @@ subscribers:
 }
 
 // testBackends are the databases the public-path tests run on: a SQLite file
-// in the test's directory, and a new PostgreSQL database (internal/pgtest).
+// in the test's directory, and a new PostgreSQL database (store/postgis/pgtest).
 var testBackends = []struct {
 	name     string
 	database func(t *testing.T, dir string) string

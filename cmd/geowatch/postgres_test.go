@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 )
 
 // TestPostgresRestart stops the PostgreSQL server under a running daemon:

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/geo"
-	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 	"github.com/paulmach/orb"
 )
 

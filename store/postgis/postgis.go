@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	neturl "net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -77,15 +77,15 @@ const migrationLock int64 = 0x67656f7761746368
 // every transaction read-only on the server.
 func Open(ctx context.Context, url string, opts ...store.Option) (*DB, error) {
 	o := store.Apply(opts...)
-	db := &DB{name: redact(url), now: o.Now, log: o.Log, readOnly: o.ReadOnly}
-	if err := db.open(ctx, url); err != nil {
+	db := &DB{name: store.Redact(url), now: o.Now, log: o.Log, readOnly: o.ReadOnly}
+	if err := db.open(ctx, url, o.PasswordFile); err != nil {
 		db.Close()
 		return nil, db.wrap(err, "open %s", db.name)
 	}
 	return db, nil
 }
 
-func (db *DB) open(ctx context.Context, url string) error {
+func (db *DB) open(ctx context.Context, url, passwordFile string) error {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The reason may quote any part of the setting, the password too.
@@ -93,6 +93,21 @@ func (db *DB) open(ctx context.Context, url string) error {
 			"(percent-encode special characters in a URL's password, or use a password file)")
 	}
 	db.secret = cfg.ConnConfig.Password
+	if passwordFile != "" {
+		// Read now, so a missing file fails Open, and again at each new
+		// connection, so a rotated password is picked up.
+		if db.secret, err = readPassword(passwordFile); err != nil {
+			return err
+		}
+		cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+			pw, err := readPassword(passwordFile)
+			if err != nil {
+				return err
+			}
+			cc.Password = pw
+			return nil
+		}
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
@@ -114,18 +129,6 @@ func (db *DB) open(ctx context.Context, url string) error {
 		return db.checkSchema(ctx)
 	}
 	return db.migrate(ctx)
-}
-
-// redact is store.Redact(url), except that a URL that does not parse is
-// not shown at all: Redact cannot find its password in it.
-func redact(url string) string {
-	if strings.Contains(url, "://") {
-		if _, err := neturl.Parse(url); err != nil {
-			scheme, _, _ := strings.Cut(url, "://")
-			return scheme + "://(unparseable URL, not shown)"
-		}
-	}
-	return store.Redact(url)
 }
 
 // wrap prefixes err with "store: " and the formatted context, and scrubs the
@@ -373,4 +376,14 @@ func pgText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// readPassword returns the first line of a password file.
+func readPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(pw, "\r"), nil
 }

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/geo"
-	"github.com/geowatch/geowatch/internal/pgtest"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
 )

@@ -186,7 +186,7 @@ func (s *Server) pgctl(args ...string) {
 // ciScript is .ci/postgres at the repository root, found from this file.
 func ciScript() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", ".ci", "postgres")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", ".ci", "postgres")
 }
 
 func stderr(err error) string {

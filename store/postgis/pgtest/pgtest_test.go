@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/geowatch/geowatch/internal/pgtest"
+	"github.com/geowatch/geowatch/store/postgis/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -56,8 +56,8 @@ func TestPostgresRestart(t *testing.T) {
 	if code, body := ready(); code != 503 || body != "not ready: store\n" {
 		t.Errorf("/readyz while PostgreSQL is down = %d %q, want 503 \"not ready: store\"", code, body)
 	}
-	if n := len(r.out.find(t, "push ingest failed")); n != 1 {
-		t.Errorf("%d \"push ingest failed\" lines for %d failed pushes, want 1", n, down)
+	if l := r.out.find(t, "push ingest failed"); len(l) != 1 {
+		t.Errorf("%d \"push ingest failed\" lines for %d failed pushes, want 1: %v", len(l), down, l)
 	}
 
 	srv.Start()

@@ -274,15 +274,15 @@ type failureStreak struct {
 }
 
 // fail counts err and reports whether it is worth a log line: the first of a
-// streak, or one unlike the last.
+// streak only. One outage fails in several ways as it goes (a database
+// server going down cuts connections, then refuses them); the recovery line
+// gives the count and the last error.
 func (f *failureStreak) fail(err error) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
-	msg := err.Error()
-	fresh := f.n == 1 || msg != f.last
-	f.last = msg
-	return fresh
+	f.last = err.Error()
+	return f.n == 1
 }
 
 func (f *failureStreak) ok() (int, string) {

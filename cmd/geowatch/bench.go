@@ -45,6 +45,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
 	spatialFlag := fs.String("spatial-index", "rtree", "`rtree` or off: the loaded database's spatial_index, and the SQLite ceiling it is compared with")
 	rounds := fs.Int("rounds", 1, "interleaved `N` rounds of (SQLite ceilings, load); the ratios printed are the medians of the rounds'")
+	tile38 := fs.String("tile38", "", "compare with the Tile38 server at `ADDR` (host:port): the same rows loaded with pipelined SETs, Q, and Q as a process (tile38-cli from PATH or $TILE38_CLI)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,8 +75,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	var loadRate float64
 	if load {
-		if err := benchRounds(ctx, dir, *dbPath, *workload, *batch, *rounds, spatial, stdout); err != nil {
+		if loadRate, err = benchRounds(ctx, dir, *dbPath, *workload, *batch, *rounds, spatial, stdout); err != nil {
 			return err
 		}
 	}
@@ -124,6 +126,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "round     1000 watches (count + cluster, 50 km) evaluated in %.1f ms\n", ms(took))
 	if err := st.Close(); err != nil {
+		return err
+	}
+	if err := benchTile38(ctx, tile38Peer{addr: *tile38, workload: *workload, dir: dir, dbPath: *dbPath, batch: *batch,
+		queries: *queries, loadRate: loadRate, qMedian: lat[len(lat)/2]}, stdout, stderr); err != nil {
 		return err
 	}
 
@@ -226,13 +232,14 @@ const ceilingBatch = 50_000
 // (with and without the R*Tree: sqlite.Ceiling) and the engine's load of the
 // same rows (parsing, validation, dedupe, the store with its indexes) into a
 // fresh database, interleaved, and prints each round and the medians of the
-// per-round ratios. The last round's database is left at dbPath.
-func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, rounds int, spatial store.SpatialIndex, stdout io.Writer) error {
+// per-round ratios. The last round's database is left at dbPath. It returns the
+// median load rate in obs/s.
+func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, rounds int, spatial store.SpatialIndex, stdout io.Writer) (float64, error) {
 	rows, err := ceilingRows(workload)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	var withRT, without []float64
+	var withRT, without, rates []float64
 	for r := range rounds {
 		ceil := func(rtree bool) (float64, error) {
 			path := filepath.Join(dir, fmt.Sprintf("ceiling-%d-%v.db", r, rtree))
@@ -245,38 +252,38 @@ func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, round
 		}
 		rt, err := ceil(true)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		plain, err := ceil(false)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		removeDB(dbPath)
 		st, err := sqlite.Open(ctx, dbPath, store.WithSpatialIndex(spatial))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		engine, err := monitor.NewEngine(ctx, st, zap.NewNop())
 		if err != nil {
 			st.Close()
-			return err
+			return 0, err
 		}
 		res, took, err := benchLoad(ctx, engine, workload, batch)
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		rate := float64(res.Added) / took.Seconds()
-		withRT, without = append(withRT, rate/rt), append(without, rate/plain)
+		withRT, without, rates = append(withRT, rate/rt), append(without, rate/plain), append(rates, rate)
 		fmt.Fprintf(stdout, "round %d   load %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions, spatial_index %s); "+
 			"SQLite ceiling %.0f rows/s with R*Tree, %.0f without (%d-row INSERT … SELECT)\n",
 			r+1, res.Added, took.Seconds(), rate, batch, spatial, rt, plain, ceilingBatch)
 	}
 	fmt.Fprintf(stdout, "load      spatial_index %s: %.2f× the SQLite ceiling with R*Tree, %.2f× the ceiling without (medians of %d rounds)\n",
 		spatial, median(withRT), median(without), rounds)
-	return nil
+	return median(rates), nil
 }
 
 func median(v []float64) float64 {

@@ -21,8 +21,12 @@ func TestBenchRounds(t *testing.T) {
 	for _, spatial := range []store.SpatialIndex{store.SpatialIndexRTree, store.SpatialIndexOff} {
 		var out bytes.Buffer
 		db := filepath.Join(dir, "bench-"+spatial.String()+".gpkg")
-		if err := benchRounds(t.Context(), dir, db, workload, 1000, 2, spatial, &out); err != nil {
+		rate, err := benchRounds(t.Context(), dir, db, workload, 1000, 2, spatial, &out)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if rate <= 0 {
+			t.Errorf("benchRounds returned a load rate of %v obs/s", rate)
 		}
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 		round := regexp.MustCompile(`^round [12] +load 3000 observations in [0-9.]+ s: [0-9]+ obs/s \(parsing included, 1000-row transactions, spatial_index ` +

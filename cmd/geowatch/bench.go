@@ -39,7 +39,7 @@ var (
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	workload := fs.String("workload", "", "workload `CSV` from gen_workload.py --format csv (default: generate it with ../shared/bench/gen_workload.py)")
-	dbPath := fs.String("db", "", "database `FILE` to load into (default: a temporary file); an existing one is measured as it is, without loading")
+	dbPath := fs.String("db", "", "database `FILE` to load into (default: a temporary file); an existing one is measured as it is, without loading; or a scratch PostgreSQL database's postgres:// URL, emptied and loaded in each round and compared with a plain COPY")
 	batch := fs.Int("batch", 10000, "rows per ingest transaction")
 	queries := fs.Int("queries", 200, "times to run the query")
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
@@ -64,6 +64,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if store.KindOf(*dbPath) == store.PostgreSQL {
+		if *workload == "" {
+			if *workload, err = generateWorkload(ctx, dir, stderr); err != nil {
+				return err
+			}
+		}
+		return benchPostgres(ctx, *dbPath, dir, *workload, *batch, *rounds, *queries, stdout)
+	}
 	if *dbPath == "" {
 		*dbPath = filepath.Join(dir, "bench.gpkg")
 	}

@@ -36,7 +36,13 @@ CREATE TABLE observations (
 -- A source with an id namespace (id_namespace) stores a record once per
 -- (id_ns, ext_id), under the source that stored it first.
 CREATE UNIQUE INDEX observations_ns_ext ON observations (id_ns, ext_id) WHERE id_ns IS NOT NULL;
-CREATE INDEX observations_geom ON observations USING gist (geom);
+-- One GiST index over the point and the time: a rule's radius+window
+-- question is a box and a time range, and the index prunes by both at once.
+-- Measured on the shared 1M-row workload (Q, the reference question: 146
+-- rows): 11.7 ms server time with a GiST on geom and the time B-tree
+-- (a BitmapAnd of 5,732 and 33,538 rows), 1.0 ms with this one (176 rows
+-- read). With geom first it also serves QGIS's and GDAL's box filters.
+CREATE INDEX observations_geom ON observations USING gist (geom, observed_at);
 -- B-tree, not BRIN: imports of history arrive out of time order, so the
 -- heap is not time-correlated and BRIN's block ranges cover most of the
 -- table. Measured on 1M rows in random time order: a one-day window took

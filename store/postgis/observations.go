@@ -11,10 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/paulmach/orb"
 )
 
 // How a batch goes in, fastest first (measured on 100k rows of the shared
@@ -130,20 +130,6 @@ FROM observations AS o
 WHERE o.id_ns = $1 AND o.ext_id = s.ext_id AND o.source <> s.src
 	AND NOT EXISTS (SELECT 1 FROM observations AS x WHERE x.source = s.src AND x.ext_id = s.ext_id)`
 
-// checkGeometry fails on a geometry that cannot be stored.
-func checkGeometry(o *monitor.Observation) error {
-	if o.Geometry == nil {
-		return nil
-	}
-	if _, isPoint := o.Geometry.(orb.Point); isPoint {
-		return nil
-	}
-	if _, err := marshalGeoJSON(o.Geometry); err != nil {
-		return &monitor.FieldError{Field: "geometry", Err: err}
-	}
-	return nil
-}
-
 // checkStorable fails on what PostgreSQL cannot store although the record is
 // valid: properties that are JSON but not UTF-8 (Go's JSON accepts invalid
 // bytes in strings; a json column does not). SQLite would keep them; here
@@ -200,7 +186,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			err = checkGeometry(&o)
+			err = rowcodec.CheckGeometry(&o)
 		}
 		if err == nil {
 			err = checkStorable(&o)
@@ -213,7 +199,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		seen[o.ID] = r
 		rounds = max(rounds, r)
 		row, err := stagingRow(int32(i), r, source, &o)
-		if err != nil { // checkGeometry passed it
+		if err != nil { // CheckGeometry passed it
 			return res, fmt.Errorf("record %d: %w", i, err)
 		}
 		rows = append(rows, row)
@@ -443,15 +429,9 @@ func upsertRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns an
 
 // stagingRow is o's row of the staging table, in stagingColumns order.
 func stagingRow(ord, round int32, source string, o *monitor.Observation) ([]any, error) {
-	var geometry any
-	if o.Geometry != nil {
-		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
-			g, err := marshalGeoJSON(o.Geometry)
-			if err != nil {
-				return nil, &monitor.FieldError{Field: "geometry", Err: err}
-			}
-			geometry = string(g)
-		}
+	geometry, err := rowcodec.ObservationGeometry(o)
+	if err != nil {
+		return nil, err
 	}
 	var props any
 	if len(o.Properties) > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 )
@@ -154,7 +155,7 @@ func scanObservation(rows pgx.Rows, detail bool) (monitor.Observation, error) {
 	}
 	if geometryJSON != nil {
 		var err error
-		if o.Geometry, err = unmarshalGeoJSON([]byte(*geometryJSON)); err != nil {
+		if o.Geometry, err = rowcodec.UnmarshalGeoJSON([]byte(*geometryJSON)); err != nil {
 			return o, fmt.Errorf("observation %d: geometry: %w", o.FID, err)
 		}
 	}

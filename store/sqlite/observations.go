@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/paulmach/orb"
 )
@@ -104,15 +105,9 @@ func (db *DB) prepareInserts(ctx context.Context) error {
 
 // rowArgs appends the parameters of one observation row in obsColumns order.
 func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([]any, error) {
-	var geometry any
-	if o.Geometry != nil {
-		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
-			g, err := marshalGeoJSON(o.Geometry)
-			if err != nil {
-				return args, &monitor.FieldError{Field: "geometry", Err: err}
-			}
-			geometry = string(g)
-		}
+	geometry, err := rowcodec.ObservationGeometry(o)
+	if err != nil {
+		return args, err
 	}
 	var props any
 	if len(o.Properties) > 0 {
@@ -128,20 +123,6 @@ func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([
 		nullString(o.Title), nullString(o.URL), o.Weight, o.Precision.String(),
 		props, geometry, hourBucket(o.Time), cellOf(o.Point), revised, nullString(ns),
 	), nil
-}
-
-// checkGeometry fails as rowArgs would on a geometry that cannot be stored.
-func checkGeometry(o *monitor.Observation) error {
-	if o.Geometry == nil {
-		return nil
-	}
-	if _, isPoint := o.Geometry.(orb.Point); isPoint {
-		return nil
-	}
-	if _, err := marshalGeoJSON(o.Geometry); err != nil {
-		return &monitor.FieldError{Field: "geometry", Err: err}
-	}
-	return nil
 }
 
 // Ingest stores a batch in one transaction and counts what happened to each record.
@@ -182,7 +163,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			err = checkGeometry(&o)
+			err = rowcodec.CheckGeometry(&o)
 		}
 		if err != nil {
 			rejects = append(rejects, observationReject(i, &o, err))
@@ -218,7 +199,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		for _, k := range ok[done : done+n] {
 			o := b.Observations[k]
 			o.Normalize()
-			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // checkGeometry passed it
+			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // CheckGeometry passed it
 				return res, fmt.Errorf("record %d: %w", k, err)
 			}
 		}
@@ -540,7 +521,7 @@ func scanObservation(rows *sql.Rows, detail bool) (monitor.Observation, error) {
 		o.Properties = json.RawMessage(props.String)
 	}
 	if geometryJSON.Valid {
-		if o.Geometry, err = unmarshalGeoJSON([]byte(geometryJSON.String)); err != nil {
+		if o.Geometry, err = rowcodec.UnmarshalGeoJSON([]byte(geometryJSON.String)); err != nil {
 			return o, fmt.Errorf("observation %d: geometry: %w", o.FID, err)
 		}
 	}

@@ -389,7 +389,7 @@ func (db *DB) Transitions(ctx context.Context, f store.TransitionFilter) ([]stor
 		where = append(where, "alert_id = ANY($"+strconv.Itoa(len(args))+")")
 	}
 	if !f.Since.IsZero() {
-		args = append(args, ceilMilli(f.Since.UTC()))
+		args = append(args, rowcodec.CeilMilli(f.Since.UTC()))
 		where = append(where, "at >= $"+strconv.Itoa(len(args)))
 	}
 	if len(where) > 0 {

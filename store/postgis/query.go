@@ -32,10 +32,10 @@ const (
 func window(since, until time.Time) (time.Time, time.Time, bool) {
 	s, u := minTime, maxTime
 	if !since.IsZero() {
-		s = ceilMilli(since.UTC())
+		s = rowcodec.CeilMilli(since.UTC())
 	}
 	if !until.IsZero() {
-		u = ceilMilli(until.UTC())
+		u = rowcodec.CeilMilli(until.UTC())
 	}
 	return s, u, s.Before(u)
 }

@@ -218,7 +218,7 @@ func (db *DB) Alerts(ctx context.Context, f store.AlertFilter) ([]monitor.Alert,
 		where, args = append(where, "a.state = ?"), append(args, f.State.String())
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "a.updated_at >= ?"), append(args, formatTime(ceilMilli(f.Since.UTC())))
+		where, args = append(where, "a.updated_at >= ?"), append(args, formatTime(rowcodec.CeilMilli(f.Since.UTC())))
 	}
 	q := alertSelect + ` FROM alerts a`
 	if len(where) > 0 {

@@ -27,7 +27,7 @@ func (db *DB) Transitions(ctx context.Context, f store.TransitionFilter) ([]stor
 		where, args = append(where, "alert_id IN (SELECT value FROM json_each(?))"), append(args, "["+strings.Join(ids, ",")+"]")
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, formatTime(ceilMilli(f.Since.UTC())))
+		where, args = append(where, "at >= ?"), append(args, formatTime(rowcodec.CeilMilli(f.Since.UTC())))
 	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

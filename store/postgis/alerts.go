@@ -2,44 +2,18 @@ package postgis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 )
-
-// circleVertices is how many vertices a watch's circle gets as an alert geometry.
-const circleVertices = 64
-
-// Alert geometry kinds, in the alerts.shape column.
-const (
-	shapeHull   = "hull"   // the finding's convex hull
-	shapeCircle = "circle" // the watch's radius around the finding's centre
-	shapePoint  = "point"  // the finding's centre
-)
-
-// alertGeometry returns what an alert shows on a map: the cluster's hull when
-// the finding has one, else the watch's circle, else the centre (as the
-// SQLite store's).
-func alertGeometry(a *monitor.Alert) (orb.Geometry, string) {
-	f := &a.Finding
-	switch {
-	case len(f.Hull) > 0 && len(f.Hull[0]) >= 4:
-		return f.Hull, shapeHull
-	case a.RadiusMeters > 0:
-		return geo.Circle{Center: f.Center, RadiusMeters: a.RadiusMeters}.Polygon(circleVertices), shapeCircle
-	}
-	return f.Center, shapePoint
-}
 
 var alertColumns = []string{"geom", "shape", "watch", "rule", "rule_type", "severity", "state", "radius_m", "window_s",
 	"starts_at", "updated_at", "ends_at", "count", "weight", "lat", "lon", "first_seen", "last_seen", "fids", "stats",
@@ -75,40 +49,16 @@ var (
 
 // alertArgs returns the parameters of a's row in alertColumns order.
 func alertArgs(a *monitor.Alert) ([]any, error) {
-	g, shape := alertGeometry(a)
+	g, shape := rowcodec.AlertGeometry(a)
 	blob, err := wkb.Marshal(g)
 	if err != nil {
 		return nil, fmt.Errorf("encode geometry: %w", err)
 	}
-	f := &a.Finding
-	fids := f.FIDs
-	if fids == nil {
-		fids = []int64{}
-	}
-	fj, err := json.Marshal(fids)
+	j, err := rowcodec.EncodeAlertJSON(a)
 	if err != nil {
 		return nil, err
 	}
-	stats, err := marshalStats(f.Stats)
-	if err != nil {
-		return nil, fmt.Errorf("encode stats: %w", err)
-	}
-	var progression any
-	if f.Progression != nil {
-		pj, err := json.Marshal(f.Progression)
-		if err != nil {
-			return nil, fmt.Errorf("encode progression: %w", err)
-		}
-		progression = string(pj)
-	}
-	var labels any
-	if len(a.Labels) > 0 {
-		lj, err := json.Marshal(a.Labels)
-		if err != nil {
-			return nil, err
-		}
-		labels = string(lj)
-	}
+	f := &a.Finding
 	// starts_at is NOT NULL, as on SQLite: a pending alert keeps its
 	// active_at there until it fires.
 	starts := a.StartsAt
@@ -118,8 +68,8 @@ func alertArgs(a *monitor.Alert) ([]any, error) {
 	return []any{blob, shape, a.Watch, a.Rule, a.RuleType, a.Severity.String(), a.State.String(),
 		a.RadiusMeters, a.Window.Seconds(), pgTime(starts), pgTime(a.UpdatedAt),
 		nullTime(a.EndsAt), f.Count, f.Weight, f.Center.Lat(), f.Center.Lon(),
-		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats,
-		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), labels, nullString(a.Summary), progression}, nil
+		nullTime(f.FirstSeen), nullTime(f.LastSeen), j.FIDs, j.Stats,
+		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), j.Labels, rowcodec.NullString(a.Summary), j.Progression}, nil
 }
 
 // writeAlert inserts a new alert (a.ID zero) or updates a stored one, and
@@ -208,20 +158,6 @@ const alertSelect = `SELECT a.id, ST_AsBinary(a.geom), a.shape, a.watch, a.rule,
 	a.first_seen, a.last_seen, a.fids::text, a.stats::text, a.active_at, a.last_held_at, a.last_notified_at,
 	a.labels::text, a.summary, a.progression::text`
 
-var (
-	severities = map[string]monitor.Severity{}
-	states     = map[string]monitor.AlertState{}
-)
-
-func init() {
-	for s := monitor.SeverityInfo; s <= monitor.SeverityCritical; s++ {
-		severities[s.String()] = s
-	}
-	for _, s := range []monitor.AlertState{monitor.StatePending, monitor.StateFiring, monitor.StateResolved} {
-		states[s.String()] = s
-	}
-}
-
 // scanAlert reads the columns of alertSelect, then extra destinations.
 func scanAlert(rows pgx.Rows, extra ...any) (monitor.Alert, error) {
 	var (
@@ -244,21 +180,16 @@ func scanAlert(rows pgx.Rows, extra ...any) (monitor.Alert, error) {
 		return a, err
 	}
 	var ok bool
-	if a.Severity, ok = severities[severity]; !ok {
+	if a.Severity, ok = rowcodec.Severity(severity); !ok {
 		return a, fmt.Errorf("alert %d: unknown severity %q", a.ID, severity)
 	}
-	if a.State, ok = states[state]; !ok {
+	if a.State, ok = rowcodec.State(state); !ok {
 		return a, fmt.Errorf("alert %d: unknown state %q", a.ID, state)
 	}
 	a.StartsAt, a.UpdatedAt = starts.UTC(), updated.UTC()
 	a.ActiveAt, a.LastHeldAt, a.LastNotifiedAt, a.Summary = utc(active), utc(held), utc(notified), deref(summary)
 	if a.State == monitor.StatePending {
 		a.StartsAt = time.Time{}
-	}
-	if labels != nil {
-		if err := json.Unmarshal([]byte(*labels), &a.Labels); err != nil {
-			return a, fmt.Errorf("alert %d: labels: %w", a.ID, err)
-		}
 	}
 	a.Window = time.Duration(windowS * float64(time.Second))
 	var clat, clon float64
@@ -270,22 +201,10 @@ func scanAlert(rows pgx.Rows, extra ...any) (monitor.Alert, error) {
 	}
 	a.Finding.Center = orb.Point{clon, clat}
 	a.EndsAt, a.Finding.FirstSeen, a.Finding.LastSeen = utc(ends), utc(first), utc(last)
-	if err := json.Unmarshal([]byte(fids), &a.Finding.FIDs); err != nil {
-		return a, fmt.Errorf("alert %d: fids: %w", a.ID, err)
+	if err := rowcodec.DecodeAlertJSON(&a, fids, stats, labels, progression); err != nil {
+		return a, err
 	}
-	if stats != nil {
-		var err error
-		if a.Finding.Stats, err = unmarshalStats(*stats); err != nil {
-			return a, fmt.Errorf("alert %d: stats: %w", a.ID, err)
-		}
-	}
-	if progression != nil {
-		a.Finding.Progression = new(monitor.Progression)
-		if err := json.Unmarshal([]byte(*progression), a.Finding.Progression); err != nil {
-			return a, fmt.Errorf("alert %d: progression: %w", a.ID, err)
-		}
-	}
-	if shape == shapeHull {
+	if shape == rowcodec.ShapeHull {
 		g, err := wkb.Unmarshal(blob)
 		if err != nil {
 			return a, fmt.Errorf("alert %d: geometry: %w", a.ID, err)
@@ -397,11 +316,11 @@ func (db *DB) transitionsAfter(ctx context.Context, after int64, limit int) ([]m
 			t.SilenceID = *silence
 		}
 		var ok bool
-		if t.To, ok = states[to]; !ok {
+		if t.To, ok = rowcodec.State(to); !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
 		}
 		if from != nil {
-			if t.From, ok = states[*from]; !ok {
+			if t.From, ok = rowcodec.State(*from); !ok {
 				return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, *from)
 			}
 		}
@@ -470,7 +389,7 @@ func (db *DB) Transitions(ctx context.Context, f store.TransitionFilter) ([]stor
 		where = append(where, "alert_id = ANY($"+strconv.Itoa(len(args))+")")
 	}
 	if !f.Since.IsZero() {
-		args = append(args, ceilMilli(f.Since.UTC()))
+		args = append(args, rowcodec.CeilMilli(f.Since.UTC()))
 		where = append(where, "at >= $"+strconv.Itoa(len(args)))
 	}
 	if len(where) > 0 {
@@ -504,11 +423,11 @@ func (db *DB) transitions(ctx context.Context, q string, args ...any) ([]store.T
 		}
 		var ok bool
 		if from != nil {
-			if t.From, ok = states[*from]; !ok {
+			if t.From, ok = rowcodec.State(*from); !ok {
 				return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, *from)
 			}
 		}
-		if t.To, ok = states[to]; !ok {
+		if t.To, ok = rowcodec.State(to); !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
 		}
 		if silence != nil {
@@ -518,52 +437,4 @@ func (db *DB) transitions(ctx context.Context, q string, args ...any) ([]store.T
 		ts = append(ts, t)
 	}
 	return ts, rows.Err()
-}
-
-// marshalStats encodes a finding's stats as a JSON object, or NULL when
-// there are none; NaN and infinities become the strings "NaN", "+Inf" and
-// "-Inf", as on SQLite.
-func marshalStats(stats map[string]float64) (any, error) {
-	if len(stats) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]any, len(stats))
-	for k, v := range stats {
-		switch {
-		case math.IsNaN(v):
-			m[k] = "NaN"
-		case math.IsInf(v, 1):
-			m[k] = "+Inf"
-		case math.IsInf(v, -1):
-			m[k] = "-Inf"
-		default:
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-// unmarshalStats decodes what marshalStats wrote.
-func unmarshalStats(s string) (map[string]float64, error) {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, err
-	}
-	stats := make(map[string]float64, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case float64:
-			stats[k] = v
-		case string:
-			f, err := strconv.ParseFloat(v, 64) // accepts NaN, +Inf, -Inf
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			stats[k] = f
-		default:
-			return nil, fmt.Errorf("%s: %v is not a number", k, v)
-		}
-	}
-	return stats, nil
 }

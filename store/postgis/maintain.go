@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 )
 
 // Prune deletes what ended before before: observations observed before it,
@@ -23,7 +24,7 @@ func (db *DB) Prune(ctx context.Context, before time.Time, batch int) (store.Pru
 	if batch <= 0 {
 		batch = store.DefaultPruneBatch
 	}
-	cut := ceilMilli(before.UTC()) // stored times are whole milliseconds
+	cut := rowcodec.CeilMilli(before.UTC()) // stored times are whole milliseconds
 	for _, s := range []struct {
 		what string
 		n    *int64

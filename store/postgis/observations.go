@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/paulmach/orb"
 )
 
 // How a batch goes in, fastest first (measured on 100k rows of the shared
@@ -130,20 +129,6 @@ FROM observations AS o
 WHERE o.id_ns = $1 AND o.ext_id = s.ext_id AND o.source <> s.src
 	AND NOT EXISTS (SELECT 1 FROM observations AS x WHERE x.source = s.src AND x.ext_id = s.ext_id)`
 
-// checkGeometry fails on a geometry that cannot be stored.
-func checkGeometry(o *monitor.Observation) error {
-	if o.Geometry == nil {
-		return nil
-	}
-	if _, isPoint := o.Geometry.(orb.Point); isPoint {
-		return nil
-	}
-	if _, err := marshalGeoJSON(o.Geometry); err != nil {
-		return &monitor.FieldError{Field: "geometry", Err: err}
-	}
-	return nil
-}
-
 // checkStorable fails on what PostgreSQL cannot store although the record is
 // valid: properties that are JSON but not UTF-8 (Go's JSON accepts invalid
 // bytes in strings; a json column does not). SQLite would keep them; here
@@ -200,20 +185,20 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			err = checkGeometry(&o)
+			err = rowcodec.CheckGeometry(&o)
 		}
 		if err == nil {
 			err = checkStorable(&o)
 		}
 		if err != nil {
-			rejects = append(rejects, observationReject(i, &o, err))
+			rejects = append(rejects, rowcodec.ObservationReject(i, &o, err))
 			continue
 		}
 		r := seen[o.ID] + 1
 		seen[o.ID] = r
 		rounds = max(rounds, r)
 		row, err := stagingRow(int32(i), r, source, &o)
-		if err != nil { // checkGeometry passed it
+		if err != nil { // CheckGeometry passed it
 			return res, fmt.Errorf("record %d: %w", i, err)
 		}
 		rows = append(rows, row)
@@ -222,10 +207,6 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 
 	rr := make([][]any, len(rejects))
 	for i, r := range rejects {
-		reason := "rejected"
-		if r.Err != nil {
-			reason = r.Err.Error()
-		}
 		var raw, field any
 		if r.Raw != "" {
 			raw = pgText(monitor.RawRecord([]byte(r.Raw)))
@@ -233,7 +214,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		if r.Field != "" {
 			field = pgText(r.Field)
 		}
-		rr[i] = []any{source, pgText(r.Record), field, pgText(reason), raw, stamp}
+		rr[i] = []any{source, pgText(r.Record), field, pgText(rowcodec.RejectReason(r)), raw, stamp}
 	}
 	b2 := stagedBatch{source: source, rows: rows, rounds: rounds, rejects: rr, ns: b.Namespace, stamp: stamp}
 	n, err := db.ingestTx(ctx, &b2, false)
@@ -309,9 +290,9 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 		}
 		for r := int32(1); r <= b.rounds; r++ {
 			if upsert {
-				err = upsertRound(ctx, tx, r, b.stamp, nullString(b.ns), &res)
+				err = upsertRound(ctx, tx, r, b.stamp, rowcodec.NullString(b.ns), &res)
 			} else {
-				err = mergeRound(ctx, tx, r, b.stamp, nullString(b.ns), &res)
+				err = mergeRound(ctx, tx, r, b.stamp, rowcodec.NullString(b.ns), &res)
 			}
 			if err != nil {
 				return res, err
@@ -355,7 +336,7 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ns := nullString(b.ns)
+	ns := rowcodec.NullString(b.ns)
 	i := -1
 	n, err := sp.CopyFrom(ctx, pgx.Identifier{"observations"}, observationColumns, pgx.CopyFromFunc(func() ([]any, error) {
 		if i++; i >= len(b.rows) {
@@ -443,37 +424,15 @@ func upsertRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns an
 
 // stagingRow is o's row of the staging table, in stagingColumns order.
 func stagingRow(ord, round int32, source string, o *monitor.Observation) ([]any, error) {
-	var geometry any
-	if o.Geometry != nil {
-		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
-			g, err := marshalGeoJSON(o.Geometry)
-			if err != nil {
-				return nil, &monitor.FieldError{Field: "geometry", Err: err}
-			}
-			geometry = string(g)
-		}
+	geometry, err := rowcodec.ObservationGeometry(o)
+	if err != nil {
+		return nil, err
 	}
 	var props any
 	if len(o.Properties) > 0 {
 		props = string(o.Properties)
 	}
 	return []any{ord, round, source, o.ID, pgTime(o.Time), o.Point.Lat(), o.Point.Lon(),
-		nullString(o.Place), nullString(o.Kind), nullString(o.Title), nullString(o.URL),
+		rowcodec.NullString(o.Place), rowcodec.NullString(o.Kind), rowcodec.NullString(o.Title), rowcodec.NullString(o.URL),
 		o.Weight, o.Precision.String(), props, geometry, nullTime(o.Revised)}, nil
-}
-
-// observationReject describes an observation that failed validation, naming
-// it by its id or, without one, by its index in the batch: as the SQLite
-// store's.
-func observationReject(i int, o *monitor.Observation, err error) monitor.Reject {
-	r := monitor.Reject{Record: "index " + strconv.Itoa(i), Err: err}
-	if o.ID != "" {
-		r.Record = fmt.Sprintf("id %q", monitor.EchoID(o.ID))
-	}
-	if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
-		r.Field, r.Err = fe.Field, fe.Err
-	}
-	r.Raw = fmt.Sprintf("id=%q time=%s lon=%v lat=%v kind=%q weight=%v title=%q properties=%s",
-		o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat(), o.Kind, o.Weight, o.Title, o.Properties)
-	return r
 }

@@ -14,7 +14,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -193,19 +192,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// migrationNames lists the embedded migrations in the order they apply.
-func migrationNames() ([]string, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	for i, n := range names {
-		names[i] = strings.TrimSuffix(strings.TrimPrefix(n, "migrations/"), ".sql")
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
 // applied returns the versions recorded in schema_migrations.
 func applied(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
@@ -225,23 +211,12 @@ func applied(ctx context.Context, q interface {
 	return done, nil
 }
 
-// checkKnown refuses a database migrated by a newer geowatch: its schema may
-// mean things this binary would get wrong.
-func checkKnown(done map[string]bool, names []string) error {
-	for v := range done {
-		if !slices.Contains(names, v) {
-			return fmt.Errorf("%w: unknown migration %s", store.ErrSchemaTooNew, v)
-		}
-	}
-	return nil
-}
-
 // migrate applies the embedded migrations not yet recorded, each in one
 // transaction with its schema_migrations row, under an advisory lock that
 // the transaction holds: processes opening the database at once take turns,
 // and each finds what the one before it applied.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := migrationNames()
+	names, err := store.MigrationNames(migrations)
 	if err != nil {
 		return err
 	}
@@ -278,7 +253,7 @@ func (db *DB) migrateOne(ctx context.Context, names []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := checkKnown(done, names); err != nil {
+	if err := store.CheckMigrations(done, names); err != nil {
 		return "", err
 	}
 	i := slices.IndexFunc(names, func(n string) bool { return !done[n] })
@@ -303,7 +278,7 @@ func (db *DB) migrateOne(ctx context.Context, names []string) (string, error) {
 // checkSchema verifies that a database opened read-only has every migration
 // this binary knows.
 func (db *DB) checkSchema(ctx context.Context) error {
-	names, err := migrationNames()
+	names, err := store.MigrationNames(migrations)
 	if err != nil {
 		return err
 	}
@@ -311,7 +286,7 @@ func (db *DB) checkSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkKnown(done, names); err != nil {
+	if err := store.CheckMigrations(done, names); err != nil {
 		return err
 	}
 	for _, n := range names {
@@ -341,23 +316,6 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return pgTime(t)
-}
-
-// nullString stores "" as NULL, as the SQLite store does.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// ceilMilli rounds t up to the millisecond, the precision times are stored
-// at, so that comparing stored times with it gives exactly [Since, Until).
-func ceilMilli(t time.Time) time.Time {
-	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
-		return r.Add(time.Millisecond)
-	}
-	return t
 }
 
 // utc reads a nullable timestamptz: the zero time for NULL.

@@ -17,6 +17,7 @@ import (
 	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/geowatch/geowatch/store/postgis/pgtest"
 	"github.com/geowatch/geowatch/store/sqlite"
 	"github.com/paulmach/orb"
@@ -76,7 +77,7 @@ func queryString(t testing.TB, db *DB, q string, args ...any) string {
 
 func TestOpenMigrations(t *testing.T) {
 	db, url := openTestDB(t)
-	names, _ := migrationNames()
+	names, _ := store.MigrationNames(migrations)
 	v, err := db.SchemaVersion(t.Context())
 	if err != nil || v != names[len(names)-1] {
 		t.Fatalf("SchemaVersion = %q, %v, want %s", v, err, names[len(names)-1])
@@ -391,8 +392,8 @@ func TestQueriesEqualSQLite(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var want []int64
 			for i, o := range all {
-				in := tc.area.Contains(o.Point) && (tc.since.IsZero() || !o.Time.Before(ceilMilli(tc.since))) &&
-					(tc.until.IsZero() || o.Time.Truncate(time.Millisecond).Before(ceilMilli(tc.until)))
+				in := tc.area.Contains(o.Point) && (tc.since.IsZero() || !o.Time.Before(rowcodec.CeilMilli(tc.since))) &&
+					(tc.until.IsZero() || o.Time.Truncate(time.Millisecond).Before(rowcodec.CeilMilli(tc.until)))
 				if in && (tc.kinds == nil || slices.Contains(tc.kinds, o.Kind)) {
 					want = append(want, int64(i+1))
 				}

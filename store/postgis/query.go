@@ -11,6 +11,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 )
@@ -31,10 +32,10 @@ const (
 func window(since, until time.Time) (time.Time, time.Time, bool) {
 	s, u := minTime, maxTime
 	if !since.IsZero() {
-		s = ceilMilli(since.UTC())
+		s = rowcodec.CeilMilli(since.UTC())
 	}
 	if !until.IsZero() {
-		u = ceilMilli(until.UTC())
+		u = rowcodec.CeilMilli(until.UTC())
 	}
 	return s, u, s.Before(u)
 }
@@ -154,7 +155,7 @@ func scanObservation(rows pgx.Rows, detail bool) (monitor.Observation, error) {
 	}
 	if geometryJSON != nil {
 		var err error
-		if o.Geometry, err = unmarshalGeoJSON([]byte(*geometryJSON)); err != nil {
+		if o.Geometry, err = rowcodec.UnmarshalGeoJSON([]byte(*geometryJSON)); err != nil {
 			return o, fmt.Errorf("observation %d: geometry: %w", o.FID, err)
 		}
 	}

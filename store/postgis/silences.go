@@ -7,6 +7,7 @@ import (
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 )
 
 // AddSilence stores s and sets its ID. A zero StartsAt means now (the store's
@@ -34,8 +35,8 @@ func (db *DB) addSilence(ctx context.Context, s *monitor.Silence) error {
 	var id int64
 	err := db.pool.QueryRow(ctx, `INSERT INTO silences (watch, rule, starts_at, ends_at, created_by, comment, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		nullString(s.Watch), nullString(s.Rule), pgTime(starts), pgTime(s.EndsAt),
-		nullString(s.CreatedBy), nullString(s.Comment), pgTime(now)).Scan(&id)
+		rowcodec.NullString(s.Watch), rowcodec.NullString(s.Rule), pgTime(starts), pgTime(s.EndsAt),
+		rowcodec.NullString(s.CreatedBy), rowcodec.NullString(s.Comment), pgTime(now)).Scan(&id)
 	if err != nil {
 		return err
 	}

@@ -3,42 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 
-	"github.com/geowatch/geowatch/geo"
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/paulmach/orb"
 )
-
-// circleVertices is how many vertices a watch's circle gets as an alert geometry.
-const circleVertices = 64
-
-// Alert geometry kinds, in the alerts.shape column.
-const (
-	shapeHull   = "hull"   // the finding's convex hull
-	shapeCircle = "circle" // the watch's radius around the finding's centre
-	shapePoint  = "point"  // the finding's centre
-)
-
-// alertGeometry returns what an alert shows on a map: the cluster's hull when the
-// finding has one, else the watch's circle, else the centre.
-func alertGeometry(a *monitor.Alert) (orb.Geometry, string) {
-	f := &a.Finding
-	switch {
-	case len(f.Hull) > 0 && len(f.Hull[0]) >= 4:
-		return f.Hull, shapeHull
-	case a.RadiusMeters > 0:
-		return geo.Circle{Center: f.Center, RadiusMeters: a.RadiusMeters}.Polygon(circleVertices), shapeCircle
-	}
-	return f.Center, shapePoint
-}
 
 const alertColumns = `geom, shape, watch, rule, rule_type, severity, state, radius_m, window_s,
 	starts_at, updated_at, ends_at, count, weight, lat, lon, first_seen, last_seen, fids, stats,
@@ -47,40 +21,16 @@ const alertColumns = `geom, shape, watch, rule, rule_type, severity, state, radi
 // alertArgs returns the parameters of a's row in alertColumns order, and the
 // envelope of its geometry for the rtree.
 func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
-	g, shape := alertGeometry(a)
+	g, shape := rowcodec.AlertGeometry(a)
 	blob, err := geometryBlob(g)
 	if err != nil {
 		return nil, orb.Bound{}, fmt.Errorf("encode geometry: %w", err)
 	}
-	fids := a.Finding.FIDs
-	if fids == nil {
-		fids = []int64{}
-	}
-	fj, err := json.Marshal(fids)
+	j, err := rowcodec.EncodeAlertJSON(a)
 	if err != nil {
 		return nil, orb.Bound{}, err
 	}
 	f := &a.Finding
-	stats, err := marshalStats(f.Stats)
-	if err != nil {
-		return nil, orb.Bound{}, fmt.Errorf("encode stats: %w", err)
-	}
-	var progression any
-	if f.Progression != nil {
-		pj, err := json.Marshal(f.Progression)
-		if err != nil {
-			return nil, orb.Bound{}, fmt.Errorf("encode progression: %w", err)
-		}
-		progression = string(pj)
-	}
-	var labels any
-	if len(a.Labels) > 0 {
-		lj, err := json.Marshal(a.Labels)
-		if err != nil {
-			return nil, orb.Bound{}, err
-		}
-		labels = string(lj)
-	}
 	// starts_at is NOT NULL from the first schema, when alerts opened firing: a
 	// pending alert keeps its active_at there until it fires.
 	starts := a.StartsAt
@@ -90,8 +40,8 @@ func alertArgs(a *monitor.Alert) ([]any, orb.Bound, error) {
 	return []any{blob, shape, a.Watch, a.Rule, a.RuleType, a.Severity.String(), a.State.String(),
 		a.RadiusMeters, a.Window.Seconds(), formatTime(starts), formatTime(a.UpdatedAt),
 		nullTime(a.EndsAt), f.Count, f.Weight, f.Center.Lat(), f.Center.Lon(),
-		nullTime(f.FirstSeen), nullTime(f.LastSeen), string(fj), stats,
-		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), labels, nullString(a.Summary), progression}, g.Bound(), nil
+		nullTime(f.FirstSeen), nullTime(f.LastSeen), j.FIDs, j.Stats,
+		nullTime(a.ActiveAt), nullTime(a.LastHeldAt), nullTime(a.LastNotifiedAt), j.Labels, rowcodec.NullString(a.Summary), j.Progression}, g.Bound(), nil
 }
 
 // writeAlert inserts a new alert (a.ID zero) or updates a stored one, and its
@@ -195,20 +145,6 @@ const alertSelect = `SELECT a.id, a.geom, a.shape, a.watch, a.rule, a.rule_type,
 	a.first_seen, a.last_seen, a.fids, a.stats, a.active_at, a.last_held_at, a.last_notified_at,
 	a.labels, a.summary, a.progression`
 
-var (
-	severities = map[string]monitor.Severity{}
-	states     = map[string]monitor.AlertState{}
-)
-
-func init() {
-	for s := monitor.SeverityInfo; s <= monitor.SeverityCritical; s++ {
-		severities[s.String()] = s
-	}
-	for _, s := range []monitor.AlertState{monitor.StatePending, monitor.StateFiring, monitor.StateResolved} {
-		states[s.String()] = s
-	}
-}
-
 // scanAlert reads the columns of alertSelect, then extra destinations.
 func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 	var (
@@ -219,10 +155,11 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 		windowS                float64
 		lat, lon               sql.NullFloat64
 		fids                   string
-		stats                  sql.NullString
+		stats                  *string
 		active, held, notified sql.NullTime
-		labels, summary        sql.NullString
-		progression            sql.NullString
+		labels                 *string
+		summary                sql.NullString
+		progression            *string
 	)
 	dest := append([]any{&a.ID, &blob, &shape, &a.Watch, &a.Rule, &a.RuleType, &severity, &state,
 		&a.RadiusMeters, &windowS, &a.StartsAt, &a.UpdatedAt, &ends, &a.Finding.Count, &a.Finding.Weight,
@@ -230,43 +167,24 @@ func scanAlert(rows *sql.Rows, extra ...any) (monitor.Alert, error) {
 	if err := rows.Scan(dest...); err != nil {
 		return a, err
 	}
-	var (
-		ok  bool
-		err error
-	)
-	if a.Severity, ok = severities[severity]; !ok {
+	var ok bool
+	if a.Severity, ok = rowcodec.Severity(severity); !ok {
 		return a, fmt.Errorf("alert %d: unknown severity %q", a.ID, severity)
 	}
-	if a.State, ok = states[state]; !ok {
+	if a.State, ok = rowcodec.State(state); !ok {
 		return a, fmt.Errorf("alert %d: unknown state %q", a.ID, state)
 	}
 	a.ActiveAt, a.LastHeldAt, a.LastNotifiedAt, a.Summary = active.Time, held.Time, notified.Time, summary.String
 	if a.State == monitor.StatePending {
 		a.StartsAt = time.Time{}
 	}
-	if labels.Valid {
-		if err := json.Unmarshal([]byte(labels.String), &a.Labels); err != nil {
-			return a, fmt.Errorf("alert %d: labels: %w", a.ID, err)
-		}
-	}
 	a.Window = time.Duration(windowS * float64(time.Second))
 	a.Finding.Center = orb.Point{lon.Float64, lat.Float64}
 	a.EndsAt, a.Finding.FirstSeen, a.Finding.LastSeen = ends.Time, first.Time, last.Time
-	if err = json.Unmarshal([]byte(fids), &a.Finding.FIDs); err != nil {
-		return a, fmt.Errorf("alert %d: fids: %w", a.ID, err)
+	if err := rowcodec.DecodeAlertJSON(&a, fids, stats, labels, progression); err != nil {
+		return a, err
 	}
-	if stats.Valid {
-		if a.Finding.Stats, err = unmarshalStats(stats.String); err != nil {
-			return a, fmt.Errorf("alert %d: stats: %w", a.ID, err)
-		}
-	}
-	if progression.Valid {
-		a.Finding.Progression = new(monitor.Progression)
-		if err := json.Unmarshal([]byte(progression.String), a.Finding.Progression); err != nil {
-			return a, fmt.Errorf("alert %d: progression: %w", a.ID, err)
-		}
-	}
-	if shape == shapeHull {
+	if shape == rowcodec.ShapeHull {
 		g, err := decodeBlob(blob)
 		if err != nil {
 			return a, fmt.Errorf("alert %d: geometry: %w", a.ID, err)
@@ -300,7 +218,7 @@ func (db *DB) Alerts(ctx context.Context, f store.AlertFilter) ([]monitor.Alert,
 		where, args = append(where, "a.state = ?"), append(args, f.State.String())
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "a.updated_at >= ?"), append(args, formatTime(ceilMilli(f.Since.UTC())))
+		where, args = append(where, "a.updated_at >= ?"), append(args, formatTime(rowcodec.CeilMilli(f.Since.UTC())))
 	}
 	q := alertSelect + ` FROM alerts a`
 	if len(where) > 0 {
@@ -368,11 +286,11 @@ func (db *DB) transitionsAfter(ctx context.Context, after int64, limit int) ([]m
 		}
 		t.AlertID, t.SilenceID = a.ID, silence.Int64
 		var ok bool
-		if t.To, ok = states[to]; !ok {
+		if t.To, ok = rowcodec.State(to); !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
 		}
 		if from.Valid {
-			if t.From, ok = states[from.String]; !ok {
+			if t.From, ok = rowcodec.State(from.String); !ok {
 				return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, from.String)
 			}
 		}
@@ -426,52 +344,4 @@ func (db *DB) MarkNotified(ctx context.Context, upTo int64, at time.Time) error 
 		return fmt.Errorf("store: mark transitions up to %d notified in %s: %w", upTo, db.path, err)
 	}
 	return nil
-}
-
-// marshalStats encodes a finding's stats as a JSON object, or NULL when there are
-// none. JSON has no NaN or infinities (a surge's ratio over an expected 0 is
-// +Inf), so those become the strings "NaN", "+Inf" and "-Inf".
-func marshalStats(stats map[string]float64) (any, error) {
-	if len(stats) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]any, len(stats))
-	for k, v := range stats {
-		switch {
-		case math.IsNaN(v):
-			m[k] = "NaN"
-		case math.IsInf(v, 1):
-			m[k] = "+Inf"
-		case math.IsInf(v, -1):
-			m[k] = "-Inf"
-		default:
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-// unmarshalStats decodes what marshalStats wrote.
-func unmarshalStats(s string) (map[string]float64, error) {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, err
-	}
-	stats := make(map[string]float64, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case float64:
-			stats[k] = v
-		case string:
-			f, err := strconv.ParseFloat(v, 64) // accepts NaN, +Inf, -Inf
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			stats[k] = f
-		default:
-			return nil, fmt.Errorf("%s: %v is not a number", k, v)
-		}
-	}
-	return stats, nil
 }

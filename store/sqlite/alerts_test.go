@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 
 	"github.com/geowatch/geowatch/monitor"
 	"github.com/paulmach/orb"
@@ -51,7 +52,7 @@ func TestAlertLifecycle(t *testing.T) {
 	if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(a) {
 		t.Fatalf("OpenAlerts after restart:\n got %+v\nwant %+v", got, a)
 	}
-	if shape := queryString(t, db, `SELECT shape FROM alerts`); shape != shapeHull {
+	if shape := queryString(t, db, `SELECT shape FROM alerts`); shape != rowcodec.ShapeHull {
 		t.Errorf("shape = %q, want hull", shape)
 	}
 
@@ -110,14 +111,14 @@ func TestAlertGeometry(t *testing.T) {
 	}{
 		{"hull", func(a *monitor.Alert) {
 			a.Finding.Hull = orb.Polygon{{{1, 1}, {2, 1}, {2, 2}, {1, 1}}}
-		}, shapeHull, "Polygon"},
-		{"circle", func(a *monitor.Alert) {}, shapeCircle, "Polygon"},
-		{"point", func(a *monitor.Alert) { a.RadiusMeters = 0 }, shapePoint, "Point"},
+		}, rowcodec.ShapeHull, "Polygon"},
+		{"circle", func(a *monitor.Alert) {}, rowcodec.ShapeCircle, "Polygon"},
+		{"point", func(a *monitor.Alert) { a.RadiusMeters = 0 }, rowcodec.ShapePoint, "Point"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := testAlert()
 			tc.edit(&a)
-			g, shape := alertGeometry(&a)
+			g, shape := rowcodec.AlertGeometry(&a)
 			blob, err := geometryBlob(g)
 			if err != nil {
 				t.Fatal(err)

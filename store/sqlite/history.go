@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 )
 
 // Transitions lists stored alert transitions in the order they happened (by
@@ -26,7 +27,7 @@ func (db *DB) Transitions(ctx context.Context, f store.TransitionFilter) ([]stor
 		where, args = append(where, "alert_id IN (SELECT value FROM json_each(?))"), append(args, "["+strings.Join(ids, ",")+"]")
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, formatTime(ceilMilli(f.Since.UTC())))
+		where, args = append(where, "at >= ?"), append(args, formatTime(rowcodec.CeilMilli(f.Since.UTC())))
 	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -59,11 +60,11 @@ func (db *DB) transitions(ctx context.Context, q string, args ...any) ([]store.T
 		}
 		var ok bool
 		if from.Valid {
-			if t.From, ok = states[from.String]; !ok {
+			if t.From, ok = rowcodec.State(from.String); !ok {
 				return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, from.String)
 			}
 		}
-		if t.To, ok = states[to]; !ok {
+		if t.To, ok = rowcodec.State(to); !ok {
 			return nil, fmt.Errorf("transition %d: unknown state %q", t.ID, to)
 		}
 		t.SilenceID = silence.Int64

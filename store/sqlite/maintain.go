@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 )
 
 // Prune deletes what ended before before: observations observed before it,
@@ -32,7 +33,7 @@ func (db *DB) Prune(ctx context.Context, before time.Time, batch int) (store.Pru
 	if batch <= 0 {
 		batch = store.DefaultPruneBatch
 	}
-	cut := formatTime(ceilMilli(before.UTC())) // stored times are whole milliseconds
+	cut := formatTime(rowcodec.CeilMilli(before.UTC())) // stored times are whole milliseconds
 	for _, s := range []struct {
 		what string
 		n    *int64

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/geowatch/geowatch/monitor"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/paulmach/orb"
 )
@@ -104,15 +104,9 @@ func (db *DB) prepareInserts(ctx context.Context) error {
 
 // rowArgs appends the parameters of one observation row in obsColumns order.
 func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([]any, error) {
-	var geometry any
-	if o.Geometry != nil {
-		if _, isPoint := o.Geometry.(orb.Point); !isPoint {
-			g, err := marshalGeoJSON(o.Geometry)
-			if err != nil {
-				return args, &monitor.FieldError{Field: "geometry", Err: err}
-			}
-			geometry = string(g)
-		}
+	geometry, err := rowcodec.ObservationGeometry(o)
+	if err != nil {
+		return args, err
 	}
 	var props any
 	if len(o.Properties) > 0 {
@@ -124,24 +118,10 @@ func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([
 	}
 	return append(args,
 		pointBlob(o.Point), source, o.ID, formatTime(o.Time), ingested,
-		o.Point.Lat(), o.Point.Lon(), nullString(o.Place), nullString(o.Kind),
-		nullString(o.Title), nullString(o.URL), o.Weight, o.Precision.String(),
-		props, geometry, hourBucket(o.Time), cellOf(o.Point), revised, nullString(ns),
+		o.Point.Lat(), o.Point.Lon(), rowcodec.NullString(o.Place), rowcodec.NullString(o.Kind),
+		rowcodec.NullString(o.Title), rowcodec.NullString(o.URL), o.Weight, o.Precision.String(),
+		props, geometry, hourBucket(o.Time), cellOf(o.Point), revised, rowcodec.NullString(ns),
 	), nil
-}
-
-// checkGeometry fails as rowArgs would on a geometry that cannot be stored.
-func checkGeometry(o *monitor.Observation) error {
-	if o.Geometry == nil {
-		return nil
-	}
-	if _, isPoint := o.Geometry.(orb.Point); isPoint {
-		return nil
-	}
-	if _, err := marshalGeoJSON(o.Geometry); err != nil {
-		return &monitor.FieldError{Field: "geometry", Err: err}
-	}
-	return nil
 }
 
 // Ingest stores a batch in one transaction and counts what happened to each record.
@@ -182,10 +162,10 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		o.Normalize()
 		err := o.Validate()
 		if err == nil {
-			err = checkGeometry(&o)
+			err = rowcodec.CheckGeometry(&o)
 		}
 		if err != nil {
-			rejects = append(rejects, observationReject(i, &o, err))
+			rejects = append(rejects, rowcodec.ObservationReject(i, &o, err))
 			continue
 		}
 		ok = append(ok, int32(i))
@@ -218,7 +198,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		for _, k := range ok[done : done+n] {
 			o := b.Observations[k]
 			o.Normalize()
-			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // checkGeometry passed it
+			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // CheckGeometry passed it
 				return res, fmt.Errorf("record %d: %w", k, err)
 			}
 		}
@@ -268,13 +248,9 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		}
 	}
 	for _, r := range rejects {
-		reason := "rejected"
-		if r.Err != nil {
-			reason = r.Err.Error()
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (source, record, field, reason, raw, rejected_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, source, r.Record, nullString(r.Field), reason,
-			nullString(monitor.RawRecord([]byte(r.Raw))), stamp); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?)`, source, r.Record, rowcodec.NullString(r.Field), rowcodec.RejectReason(r),
+			rowcodec.NullString(monitor.RawRecord([]byte(r.Raw))), stamp); err != nil {
 			return res, fmt.Errorf("insert reject %s: %w", r.Record, err)
 		}
 	}
@@ -323,21 +299,6 @@ func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
 		return nil, nil, fmt.Errorf("wait for the write lock (%s): %w", wait.Round(time.Millisecond), err)
 	}
 	return tx, release, nil
-}
-
-// observationReject describes an observation that failed validation, naming it by
-// its id or, without one, by its index in the batch.
-func observationReject(i int, o *monitor.Observation, err error) monitor.Reject {
-	r := monitor.Reject{Record: "index " + strconv.Itoa(i), Err: err}
-	if o.ID != "" {
-		r.Record = fmt.Sprintf("id %q", monitor.EchoID(o.ID))
-	}
-	if fe, ok := errors.AsType[*monitor.FieldError](err); ok {
-		r.Field, r.Err = fe.Field, fe.Err
-	}
-	r.Raw = fmt.Sprintf("id=%q time=%s lon=%v lat=%v kind=%q weight=%v title=%q properties=%s",
-		o.ID, o.Time.Format(time.RFC3339Nano), o.Point.Lon(), o.Point.Lat(), o.Kind, o.Weight, o.Title, o.Properties)
-	return r
 }
 
 // Query statements: the recursive CTE lists the hour buckets of the window (clamped
@@ -413,15 +374,6 @@ func cellRanges(bounds []orb.Bound) [][2]int {
 	return merged
 }
 
-// ceilMilli rounds t up to the millisecond, the precision times are stored at,
-// so that comparing stored text with it gives exactly [Since, Until).
-func ceilMilli(t time.Time) time.Time {
-	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
-		return r.Add(time.Millisecond)
-	}
-	return t
-}
-
 // The window of a query with open ends: the years Validate allows, whose times
 // all format to the same width (year 10000 would not sort as text).
 var (
@@ -449,10 +401,10 @@ func (db *DB) observations(ctx context.Context, q monitor.Query) ([]monitor.Obse
 	}
 	since, until := minTime, maxTime
 	if !q.Since.IsZero() {
-		since = ceilMilli(q.Since.UTC())
+		since = rowcodec.CeilMilli(q.Since.UTC())
 	}
 	if !q.Until.IsZero() {
-		until = ceilMilli(q.Until.UTC())
+		until = rowcodec.CeilMilli(q.Until.UTC())
 	}
 	ranges := cellRanges(q.Area.Bounds())
 	if !since.Before(until) || len(ranges) == 0 {
@@ -540,7 +492,7 @@ func scanObservation(rows *sql.Rows, detail bool) (monitor.Observation, error) {
 		o.Properties = json.RawMessage(props.String)
 	}
 	if geometryJSON.Valid {
-		if o.Geometry, err = unmarshalGeoJSON([]byte(geometryJSON.String)); err != nil {
+		if o.Geometry, err = rowcodec.UnmarshalGeoJSON([]byte(geometryJSON.String)); err != nil {
 			return o, fmt.Errorf("observation %d: geometry: %w", o.FID, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 
 	"github.com/geowatch/geowatch/monitor"
 )
@@ -47,10 +48,10 @@ func (e *callbackError) Error() string { return e.err.Error() }
 func (db *DB) query(ctx context.Context, f store.QueryFilter, fn func(monitor.Observation) error) error {
 	since, until := minTime, maxTime
 	if !f.Since.IsZero() {
-		since = ceilMilli(f.Since.UTC())
+		since = rowcodec.CeilMilli(f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		until = ceilMilli(f.Until.UTC())
+		until = rowcodec.CeilMilli(f.Until.UTC())
 	}
 	ranges := [][2]int{{0, gridRows*gridCols - 1}}
 	if f.Area != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/store"
+	"github.com/geowatch/geowatch/store/internal/rowcodec"
 
 	"github.com/geowatch/geowatch/monitor"
 )
@@ -37,8 +38,8 @@ func (db *DB) addSilence(ctx context.Context, s *monitor.Silence) error {
 	}
 	r, err := db.w.ExecContext(ctx, `INSERT INTO silences (watch, rule, starts_at, ends_at, created_by, comment, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		nullString(s.Watch), nullString(s.Rule), formatTime(starts), formatTime(s.EndsAt),
-		nullString(s.CreatedBy), nullString(s.Comment), formatTime(now))
+		rowcodec.NullString(s.Watch), rowcodec.NullString(s.Rule), formatTime(starts), formatTime(s.EndsAt),
+		rowcodec.NullString(s.CreatedBy), rowcodec.NullString(s.Comment), formatTime(now))
 	if err != nil {
 		return err
 	}

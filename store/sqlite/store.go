@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -468,19 +467,6 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// migrationNames lists the embedded migrations in the order they apply.
-func migrationNames() ([]string, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	for i, n := range names {
-		names[i] = strings.TrimSuffix(strings.TrimPrefix(n, "migrations/"), ".sql")
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
 // applied returns the versions recorded in schema_migrations.
 func applied(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -539,7 +525,7 @@ func (db *DB) migrateOn(ctx context.Context, w *sql.DB) error {
 		version TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)`); err != nil {
 		return err
 	}
-	names, err := migrationNames()
+	names, err := store.MigrationNames(migrations)
 	if err != nil {
 		return err
 	}
@@ -547,7 +533,7 @@ func (db *DB) migrateOn(ctx context.Context, w *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	if err := checkKnown(done, names); err != nil {
+	if err := store.CheckMigrations(done, names); err != nil {
 		return err
 	}
 	for _, name := range names {
@@ -584,7 +570,7 @@ func (db *DB) apply(ctx context.Context, w *sql.DB, name, body string) error {
 
 // checkSchema verifies that a read-only file has every migration this binary knows.
 func (db *DB) checkSchema(ctx context.Context) error {
-	names, err := migrationNames()
+	names, err := store.MigrationNames(migrations)
 	if err != nil {
 		return err
 	}
@@ -592,23 +578,12 @@ func (db *DB) checkSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkKnown(done, names); err != nil {
+	if err := store.CheckMigrations(done, names); err != nil {
 		return err
 	}
 	for _, n := range names {
 		if !done[n] {
 			return fmt.Errorf("migration %s not applied: open the file read-write once to migrate it", n)
-		}
-	}
-	return nil
-}
-
-// checkKnown refuses a file migrated by a newer geowatch: its schema may mean
-// things this binary would get wrong.
-func checkKnown(done map[string]bool, names []string) error {
-	for v := range done {
-		if !slices.Contains(names, v) {
-			return fmt.Errorf("%w: unknown migration %s", store.ErrSchemaTooNew, v)
 		}
 	}
 	return nil
@@ -636,14 +611,6 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return formatTime(t)
-}
-
-// nullString stores "" as NULL, which sqlite3 users filter with IS NULL.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // Ping checks that the database can take a write: the last ingest did not

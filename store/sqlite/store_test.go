@@ -58,7 +58,7 @@ func TestOpenMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, _ := migrationNames()
+	names, _ := store.MigrationNames(migrations)
 	if want := names[len(names)-1]; v1 != want {
 		t.Errorf("SchemaVersion = %q, want %q", v1, want)
 	}

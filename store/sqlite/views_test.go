@@ -98,24 +98,6 @@ func TestAlertStats(t *testing.T) {
 	}
 }
 
-func TestStatsCodec(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		ok       bool
-	}{
-		{"numbers and non-finite", `{"a":1,"b":"+Inf","c":"-Inf","d":"NaN"}`, true},
-		{"bad string", `{"a":"lots"}`, false},
-		{"not a number", `{"a":true}`, false},
-		{"not an object", `[1]`, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := unmarshalStats(tc.in); (err == nil) != tc.ok {
-				t.Errorf("unmarshalStats(%s) = %v, want ok %v", tc.in, err, tc.ok)
-			}
-		})
-	}
-}
-
 func TestViews(t *testing.T) {
 	now := time.Now().UTC() // recent_observations reads SQLite's clock
 	db := openTestDB(t, "")

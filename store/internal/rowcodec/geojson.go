@@ -1,9 +1,10 @@
-package postgis
+package rowcodec
 
 import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/geowatch/geowatch/monitor"
 	"github.com/paulmach/orb"
 )
 
@@ -19,13 +20,37 @@ type geoJSONGeometry struct {
 	Geometries  []geoJSONGeometry `json:"geometries,omitempty"`
 }
 
-// marshalGeoJSON encodes g; orb's coordinate types are already nested arrays.
-func marshalGeoJSON(g orb.Geometry) ([]byte, error) {
+// MarshalGeoJSON encodes g; orb's coordinate types are already nested arrays.
+func MarshalGeoJSON(g orb.Geometry) ([]byte, error) {
 	gj, err := toGeoJSON(g)
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(gj)
+}
+
+// ObservationGeometry is the geometry column of o's row: NULL (nil) when o
+// has no geometry or only its point, else o.Geometry as GeoJSON text. A
+// geometry that cannot be encoded is a *monitor.FieldError of field geometry.
+func ObservationGeometry(o *monitor.Observation) (any, error) {
+	if o.Geometry == nil {
+		return nil, nil
+	}
+	if _, isPoint := o.Geometry.(orb.Point); isPoint {
+		return nil, nil
+	}
+	g, err := MarshalGeoJSON(o.Geometry)
+	if err != nil {
+		return nil, &monitor.FieldError{Field: "geometry", Err: err}
+	}
+	return string(g), nil
+}
+
+// CheckGeometry fails as ObservationGeometry would on a geometry that cannot
+// be stored, so that a batch can reject the record before it writes.
+func CheckGeometry(o *monitor.Observation) error {
+	_, err := ObservationGeometry(o)
+	return err
 }
 
 func toGeoJSON(g orb.Geometry) (geoJSONGeometry, error) {
@@ -49,8 +74,8 @@ func toGeoJSON(g orb.Geometry) (geoJSONGeometry, error) {
 	return geoJSONGeometry{Type: g.GeoJSONType(), Coordinates: c}, err
 }
 
-// unmarshalGeoJSON decodes what marshalGeoJSON wrote.
-func unmarshalGeoJSON(data []byte) (orb.Geometry, error) {
+// UnmarshalGeoJSON decodes what MarshalGeoJSON wrote.
+func UnmarshalGeoJSON(data []byte) (orb.Geometry, error) {
 	var gj geoJSONGeometry
 	if err := json.Unmarshal(data, &gj); err != nil {
 		return nil, err

@@ -24,9 +24,3 @@ func CeilMilli(t time.Time) time.Time {
 	}
 	return t
 }
-
-// Millis is d in milliseconds, as sources.last_duration_ms holds it.
-func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// FromMillis is the duration of a sources.last_duration_ms value.
-func FromMillis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

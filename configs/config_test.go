@@ -228,7 +228,7 @@ watches:
 		t.Fatal("Parse accepted it")
 	}
 	want := []string{
-		`line 2: databse: unknown key; did you mean "database"? (the keys here: database, durability,`,
+		`line 2: databse: unknown key; did you mean "database"? (the keys here: database, database_password_file, durability,`,
 		`line 7: sources[0].schedule: every minute:`,
 		`line 8: sources[0].timeout: wrong type: want a string, got a list`,
 		`line 15: watches[0].rules[0].min: wrong type: want a number, got the string "6 hours"`,

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +144,39 @@ func writeFeed(t *testing.T, dir string) string {
 	p := filepath.Join(dir, "feed.geojson")
 	writeFile(t, p, pushBody("file", 3, 10))
 	return p
+}
+
+// TestReadmePostgres does what the README's PostgreSQL lines do: the
+// default config with its database line pointed at PostgreSQL, run as the
+// daemon, fires on the default scenario's watches and stores the alerts in
+// PostgreSQL.
+func TestReadmePostgres(t *testing.T) {
+	database := pgtest.URL(t)
+	def, err := os.ReadFile(filepath.Join("..", "..", "configs", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // the default config writes ./alerts.jsonl
+	cfg := regexp.MustCompile(`(?m)^database: .*$`).ReplaceAll(def, []byte("database: "+database))
+	writeFile(t, "pg.yaml", string(cfg))
+	out := runFor(t, "pg.yaml", func(b *syncBuffer) bool { return len(b.find(t, "alert firing")) >= 3 })
+	st, err := openStore(t.Context(), database, store.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.Alerts(t.Context(), store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := map[string]bool{}
+	for _, a := range as {
+		watches[a.Watch] = true
+	}
+	if !watches["vladivostok"] || !watches["khasan-tumangang"] || !watches["khasan-vladivostok-railway"] {
+		t.Errorf("alerts stored in PostgreSQL on %v, want vladivostok, khasan-tumangang and khasan-vladivostok-railway; log:\n%s", watches, out.buf.String())
+	}
+	if _, err := os.Stat("geowatch.gpkg"); err == nil {
+		t.Error("a geowatch.gpkg was written: the daemon did not use PostgreSQL alone")
+	}
 }

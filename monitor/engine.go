@@ -49,6 +49,15 @@ type Engine struct {
 	// silenced remembers the silences active at the last evaluation, to log
 	// the ones that expire.
 	silenced map[int64]Silence
+
+	// recent answers evaluations' queries from memory once loaded: the
+	// store's observations dated within the longest window evaluated.
+	recent *recent
+	// loads runs the recent index's loads; loadMu guards keep and lastLoad.
+	loads    loader
+	loadMu   sync.Mutex
+	keep     time.Duration // the longest window evaluated
+	lastLoad time.Time     // when the last load started, by evaluation time
 }
 
 // watchState is one watch's alerts.
@@ -70,7 +79,7 @@ func NewEngine(ctx context.Context, st Store, log *zap.Logger) (*Engine, error) 
 		return nil, fmt.Errorf("monitor: load open alerts: %w", err)
 	}
 	e := &Engine{store: st, log: log, metrics: NopMetrics{}, maxFuture: DefaultMaxFuture,
-		out: newOutbox(st, log), watches: map[string]*watchState{}, silenced: map[int64]Silence{}}
+		out: newOutbox(st, log), watches: map[string]*watchState{}, silenced: map[int64]Silence{}, recent: newRecent()}
 	for i := range alerts {
 		a := &alerts[i]
 		ws := e.state(a.Watch)
@@ -128,8 +137,12 @@ func (e *Engine) SetMetrics(m Metrics) {
 func (e *Engine) Flush(ctx context.Context) error { return e.out.flush(ctx) }
 
 // Close lets the subscribers deliver until ctx ends, then stops them. What they
-// did not deliver stays persisted and is delivered after the next start.
-func (e *Engine) Close(ctx context.Context) error { return e.out.close(ctx) }
+// did not deliver stays persisted and is delivered after the next start. A
+// load of the recent index in progress is cancelled.
+func (e *Engine) Close(ctx context.Context) error {
+	e.loads.stop()
+	return e.out.close(ctx)
+}
 
 // OpenAlerts returns a copy of the alerts currently pending or firing. It never
 // waits for an evaluation, the store or a subscriber.
@@ -182,6 +195,9 @@ func (e *Engine) Ingest(ctx context.Context, source string, b Batch, now time.Ti
 // refused is what was sent.
 func (e *Engine) IngestRecords(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, []Reject, error) {
 	b = validated(b, now, e.maxFuture)
+	for i := range b.Observations {
+		b.Observations[i].FID = 0 // the store sets it on the rows it writes
+	}
 	b, superseded := lastPerID(b)
 	res, err := e.store.Ingest(ctx, source, b, now)
 	if err != nil {
@@ -189,6 +205,7 @@ func (e *Engine) IngestRecords(ctx context.Context, source string, b Batch, now 
 	}
 	res.Seen += superseded
 	res.Unchanged += superseded
+	e.recent.apply(b.Observations)
 	e.logRejects(source, b)
 	e.metrics.Ingested(source, res)
 	if f := e.ingested.Load(); f != nil && res.Added+res.Updated > 0 {
@@ -381,12 +398,99 @@ func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) (
 	}
 	slices.Sort(kinds)
 	q := Query{Area: w.QueryArea(), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
+	if obs, ok := e.recent.query(q); ok {
+		e.trim(window, now)
+		return obs, nil
+	}
+	e.remember(window, now)
 	obs, err := e.store.Observations(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("monitor: watch %s: query observations: %w", w.Name, err)
 	}
 	return obs, nil
 }
+
+// recentRetry is how long, in evaluation time, the engine waits before it
+// loads the recent index again after a load that did not cover a question
+// (it failed, or a longer window came since).
+const recentRetry = 10 * time.Second
+
+// recentSlack is how far the recent index's horizon may trail the longest
+// window before trim raises it: rows kept a little longer, trimmed in few
+// sweeps.
+const recentSlack = 10 * time.Minute
+
+// remember starts a load of the recent index covering window before now, so
+// that later evaluations are answered from memory: at most one load at a time,
+// and a new one no sooner than recentRetry after the last.
+func (e *Engine) remember(window time.Duration, now time.Time) {
+	e.loadMu.Lock()
+	e.keep = max(e.keep, window)
+	since := now.Add(-e.keep - recentSlack)
+	if !e.lastLoad.IsZero() && now.Sub(e.lastLoad) < recentRetry && now.Sub(e.lastLoad) >= 0 {
+		e.loadMu.Unlock()
+		return
+	}
+	if !e.recent.startLoad() {
+		e.loadMu.Unlock()
+		return
+	}
+	e.lastLoad = now
+	e.loadMu.Unlock()
+	started := e.loads.run(func(ctx context.Context) {
+		if _, err := e.recent.load(ctx, e.store, since); err != nil && ctx.Err() == nil {
+			e.log.Warn("recent observations not loaded; evaluations query the store", zap.Error(err))
+		}
+	})
+	if !started {
+		e.recent.abandon()
+	}
+}
+
+// trim drops from the recent index what no window evaluated reaches any more.
+func (e *Engine) trim(window time.Duration, now time.Time) {
+	e.loadMu.Lock()
+	e.keep = max(e.keep, window)
+	keep := e.keep
+	e.loadMu.Unlock()
+	if !e.recent.covers(now.Add(-keep - 2*recentSlack)) {
+		return
+	}
+	e.recent.forget(now.Add(-keep - recentSlack))
+}
+
+// Preload loads into memory what the watches' rules read at now (the
+// observations dated within their longest window), so that evaluations from
+// then on are answered without the store's query; it logs how many and how
+// long. Without it the engine loads on its first evaluation, in the background.
+func (e *Engine) Preload(ctx context.Context, watches []*Watch, now time.Time) error {
+	var window time.Duration
+	for _, w := range watches {
+		for _, nr := range w.Rules {
+			window = max(window, nr.Rule.Window())
+		}
+	}
+	if window == 0 || !e.recent.startLoad() {
+		return nil
+	}
+	e.loadMu.Lock()
+	e.keep = max(e.keep, window)
+	since := now.Add(-e.keep - recentSlack)
+	e.lastLoad = now
+	e.loadMu.Unlock()
+	start := time.Now()
+	n, err := e.recent.load(ctx, e.store, since)
+	if err != nil {
+		return fmt.Errorf("monitor: load recent observations: %w", err)
+	}
+	e.log.Info("recent observations loaded", zap.Int("observations", n), zap.Time("since", since.UTC()),
+		zap.Float64("duration", time.Since(start).Seconds()))
+	return nil
+}
+
+// Forget tells the engine that the store no longer holds the observations dated
+// before t (retention pruned them): evaluations stop answering them from memory.
+func (e *Engine) Forget(t time.Time) { e.recent.forget(t) }
 
 // commit persists one step of a watch (ws.eval held), then makes next its open
 // alerts and wakes the outbox. Deliverable transitions that a silence mutes are

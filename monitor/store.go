@@ -31,7 +31,10 @@ type Query struct {
 type ObservationStore interface {
 	// Ingest stores a batch in one transaction: observations are added or, when
 	// (source, id) is already stored with other content, updated; rejects are kept
-	// with their reasons. now stamps ingestion times.
+	// with their reasons. now stamps ingestion times. Once it has committed, each
+	// observation of b that added or updated a row has that row's FID and Source
+	// (for an id namespace, the source that stored the row first); the others,
+	// unchanged or rejected, keep FID 0. It changes nothing else in b.
 	Ingest(ctx context.Context, source string, b Batch, now time.Time) (IngestResult, error)
 	// Observations returns the observations q selects, in time order.
 	Observations(ctx context.Context, q Query) ([]Observation, error)

@@ -208,6 +208,13 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	if err != nil {
 		return err
 	}
+	watches := make([]*monitor.Watch, len(plan.Watches))
+	for i, w := range plan.Watches {
+		watches[i] = w.Watch
+	}
+	if err := engine.Preload(ctx, watches, time.Now()); err != nil {
+		log.Warn("evaluations query the store until the recent observations load", zap.Error(err))
+	}
 	resumeReplays(ctx, plan, st, log)
 	engine.SetMaxFuture(plan.MaxFuture)
 	subs, err := openSubscribers(plan.Subscribers, log)
@@ -242,7 +249,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 		api.serve(ctx)
 		defer api.wait()
 	}
-	defer startRetention(ctx, plan, st, log)() // stopped before the store closes
+	defer startRetention(ctx, plan, st, engine, log)() // stopped before the store closes
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -244,7 +244,7 @@ func TestRetention(t *testing.T) {
 	saveAlert(t, st, &recent, now.Add(-47*time.Hour))
 
 	core, logs := observer.New(zapcore.InfoLevel)
-	prune(t.Context(), st, retention, pruneAt, zap.New(core))
+	prune(t.Context(), st, pruneAt.Add(-retention), zap.New(core))
 	entries := logs.FilterMessage("retention pruned").All()
 	if len(entries) != 1 {
 		t.Fatalf("logs: %v", logs.All())
@@ -297,7 +297,7 @@ func TestRetentionSchedule(t *testing.T) {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	plan := &configs.Plan{Retention: 24 * time.Hour, RetentionSchedule: "@every 1s"}
-	stop := startRetention(t.Context(), plan, st, zap.New(core))
+	stop := startRetention(t.Context(), plan, st, nil, zap.New(core))
 	deadline := time.Now().Add(10 * time.Second)
 	for logs.FilterMessage("retention pruned").Len() == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -309,5 +309,5 @@ func TestRetentionSchedule(t *testing.T) {
 	if n, err := st.CountObservations(t.Context()); err != nil || n != 1 {
 		t.Errorf("%d observations left (%v), want 1", n, err)
 	}
-	startRetention(t.Context(), &configs.Plan{}, st, zap.NewNop())() // off: nothing starts, stop returns at once
+	startRetention(t.Context(), &configs.Plan{}, st, nil, zap.NewNop())() // off: nothing starts, stop returns at once
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/geowatch/geowatch/configs"
+	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/monitor/daemon"
 	"github.com/geowatch/geowatch/store"
 	"go.uber.org/zap"
@@ -15,8 +16,8 @@ import (
 // done or the returned stop is called; stop waits for a prune in progress (which
 // stops after its current batch) to return. Without retention it starts nothing.
 // The retention and its schedule are read at start-up: changing them takes a
-// restart, like the database.
-func startRetention(ctx context.Context, plan *configs.Plan, st store.Backend, log *zap.Logger) (stop func()) {
+// restart, like the database. engine, when not nil, forgets what was pruned.
+func startRetention(ctx context.Context, plan *configs.Plan, st store.Backend, engine *monitor.Engine, log *zap.Logger) (stop func()) {
 	if plan.Retention <= 0 {
 		return func() {}
 	}
@@ -35,7 +36,11 @@ func startRetention(ctx context.Context, plan *configs.Plan, st store.Backend, l
 				t.Stop()
 				return
 			case <-t.C:
-				prune(ctx, st, plan.Retention, time.Now(), log)
+				before := time.Now().Add(-plan.Retention)
+				if engine != nil {
+					engine.Forget(before)
+				}
+				prune(ctx, st, before, log)
 			}
 		}
 	})
@@ -46,11 +51,10 @@ func startRetention(ctx context.Context, plan *configs.Plan, st store.Backend, l
 	}
 }
 
-// prune deletes what is older than retention at now, in store.Prune's bounded
-// batches, and logs what went. A failure is logged; the next run tries again.
-func prune(ctx context.Context, st store.Backend, retention time.Duration, now time.Time, log *zap.Logger) {
+// prune deletes what is dated before before, in store.Prune's bounded batches,
+// and logs what went. A failure is logged; the next run tries again.
+func prune(ctx context.Context, st store.Backend, before time.Time, log *zap.Logger) {
 	start := time.Now()
-	before := now.Add(-retention)
 	res, err := st.Prune(ctx, before, store.DefaultPruneBatch)
 	fields := []zap.Field{
 		zap.Time("before", before.UTC()), zap.Int64("observations", res.Observations), zap.Int64("rejects", res.Rejects),

@@ -51,7 +51,8 @@ const obsParams = 19
 
 // insertSQL inserts n rows. A (source, ext_id) already stored is rewritten only
 // when some content differs (keeping its fid and ingested_at); RETURNING then
-// names every row written, so that rows absent from the result were unchanged.
+// names every row written, with its source and id, so that rows absent from
+// the result were unchanged.
 func insertSQL(n int) string {
 	row := "(" + strings.Repeat("?,", obsParams-1) + "?)"
 	var b strings.Builder
@@ -82,7 +83,7 @@ func insertSQL(n int) string {
 		AND NOT coalesce(excluded.revised_at < observations.revised_at, 0)`
 	b.WriteString(` ON CONFLICT (source, ext_id)` + upsert)
 	b.WriteString(` ON CONFLICT (id_ns, ext_id) WHERE id_ns IS NOT NULL` + upsert)
-	b.WriteString(` RETURNING fid`)
+	b.WriteString(` RETURNING fid, source, ext_id`)
 	return b.String()
 }
 
@@ -191,27 +192,40 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	newFIDs := make(map[int64]bool, valid)
 	var moved []int64 // stored rows rewritten: their rtree entries must follow
 	args := make([]any, 0, insertSizes[0]*obsParams)
+	// RETURNING names a written row by its id, not by the VALUES row that
+	// wrote it: a batch with two records for one id goes one row a statement,
+	// so that each record's write is its own.
+	sizes := insertSizes[:]
+	if hasRepeatedID(b.Observations, ok) {
+		sizes = insertSizes[len(insertSizes)-1:]
+	}
+	written := make([]writtenRow, 0, valid)
+	inChunk := make(map[string]int32, insertSizes[0])
 	for done := 0; done < valid; {
-		i := slices.IndexFunc(insertSizes[:], func(n int) bool { return n <= valid-done })
-		n := insertSizes[i]
+		i := slices.IndexFunc(sizes, func(n int) bool { return n <= valid-done })
+		n := sizes[i]
 		args = args[:0]
+		clear(inChunk)
 		for _, k := range ok[done : done+n] {
 			o := b.Observations[k]
 			o.Normalize()
 			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // CheckGeometry passed it
 				return res, fmt.Errorf("record %d: %w", k, err)
 			}
+			inChunk[o.ID] = k
 		}
-		rows, err := tx.StmtContext(ctx, db.inserts[i]).QueryContext(ctx, args...)
+		rows, err := tx.StmtContext(ctx, db.inserts[slices.Index(insertSizes[:], n)]).QueryContext(ctx, args...)
 		if err != nil {
 			return res, err
 		}
 		for rows.Next() {
 			var fid int64
-			if err := rows.Scan(&fid); err != nil {
+			var rowSource, extID string
+			if err := rows.Scan(&fid, &rowSource, &extID); err != nil {
 				rows.Close()
 				return res, err
 			}
+			written = append(written, writtenRow{index: inChunk[extID], fid: fid, source: rowSource})
 			switch {
 			case fid <= maxFID:
 				res.Updated++
@@ -261,7 +275,31 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		return res, err
 	}
 	db.kickCheckpoint()
+	for _, w := range written {
+		o := &b.Observations[w.index]
+		o.FID, o.Source = w.fid, w.source
+	}
 	return res, nil
+}
+
+// writtenRow is a row a batch wrote: the record's index in the batch, and the
+// row's fid and source, which Ingest reports back in the batch once committed.
+type writtenRow struct {
+	index  int32
+	fid    int64
+	source string
+}
+
+// hasRepeatedID reports whether two of the records ok lists share an id.
+func hasRepeatedID(obs []monitor.Observation, ok []int32) bool {
+	seen := make(map[string]struct{}, len(ok))
+	for _, k := range ok {
+		if _, dup := seen[obs[k].ID]; dup {
+			return true
+		}
+		seen[obs[k].ID] = struct{}{}
+	}
+	return false
 }
 
 // beginWrite begins a write transaction whose wait for the write lock ends

@@ -1,0 +1,362 @@
+package monitor
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+)
+
+// recentCellDegrees is the side of a cell of the recent index's grid: a 50 km
+// circle at 60° N covers about 4 × 4 of them.
+const (
+	recentCellDegrees = 0.5
+	recentRows        = int(180 / recentCellDegrees)
+	recentCols        = int(360 / recentCellDegrees)
+)
+
+// recent is the engine's copy in memory of the stored observations dated at or
+// after its horizon, with the fields rules read: it answers the rules' radius
+// and window questions without the store, which stays the record.
+//
+// It is loaded from the store once (load) and then kept equal to it by what the
+// engine itself writes: the rows each committed batch added or updated (apply),
+// and what retention deletes (forget). Until it is loaded, and for a question
+// reaching before its horizon, query says so and the engine asks the store.
+type recent struct {
+	mu sync.RWMutex
+	// ready: cells hold every stored observation dated at or after horizon
+	// (Unix ms). While a load runs, the writes committed meanwhile wait in
+	// pending, applied in order once the loaded rows are in.
+	ready   bool
+	loading bool
+	horizon int64
+	pending []recentOp
+
+	cells    [][]recentObs       // by cell, sorted by (ms, fid)
+	occupied []int32             // the cells that may hold rows
+	byFID    map[int64]recentKey // where each row is
+	interned map[string]string   // sources and kinds, shared by their rows
+}
+
+// recentObs is one observation as the store holds it, with what rules read.
+type recentObs struct {
+	fid              int64
+	ms               int64 // observed_at, Unix ms
+	lon, lat, weight float64
+	source, id, kind string
+	precision        Precision
+}
+
+type recentKey struct {
+	cell int32
+	ms   int64
+}
+
+// recentOp is a write that committed while a load ran: rows written, or a
+// horizon raised.
+type recentOp struct {
+	rows   []recentObs
+	forget int64
+}
+
+func newRecent() *recent {
+	return &recent{cells: make([][]recentObs, recentRows*recentCols), byFID: map[int64]recentKey{},
+		interned: map[string]string{}}
+}
+
+func recentCell(lon, lat float64) int32 {
+	r := min(max(int((lat+90)/recentCellDegrees), 0), recentRows-1)
+	c := min(max(int((lon+180)/recentCellDegrees), 0), recentCols-1)
+	return int32(r*recentCols + c)
+}
+
+func compareRecent(a, b recentObs) int {
+	return cmp.Or(cmp.Compare(a.ms, b.ms), cmp.Compare(a.fid, b.fid))
+}
+
+// covers reports whether the index can answer for observations since t.
+func (r *recent) covers(t time.Time) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.ready && ceilMilli(t) >= r.horizon
+}
+
+// query answers q from memory, with what the store's Observations would return
+// (in time order, the fields rules read), or reports false when it cannot:
+// not loaded yet, q reaches before the horizon, or q asks for every field.
+func (r *recent) query(q Query) ([]Observation, bool) {
+	if q.Detail || q.Area == nil {
+		return nil, false
+	}
+	since, until := ceilMilli(q.Since), int64(math.MaxInt64)
+	if !q.Until.IsZero() {
+		until = ceilMilli(q.Until)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.ready || since < r.horizon {
+		return nil, false
+	}
+	var out []Observation
+	bounds := q.Area.Bounds()
+	for _, c := range boundCells(bounds) {
+		rows := r.cells[c]
+		lo, _ := slices.BinarySearchFunc(rows, since, func(o recentObs, t int64) int { return cmp.Compare(o.ms, t) })
+		for i := lo; i < len(rows) && rows[i].ms < until; i++ {
+			o := &rows[i]
+			if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, o.kind) {
+				continue
+			}
+			p := orb.Point{o.lon, o.lat}
+			// The boxes first: cheaper than a geodesic distance or a
+			// point-in-polygon test.
+			if !slices.ContainsFunc(bounds, func(b orb.Bound) bool { return b.Contains(p) }) || !q.Area.Contains(p) {
+				continue
+			}
+			out = append(out, Observation{FID: o.fid, Source: o.source, ID: o.id, Time: time.UnixMilli(o.ms).UTC(),
+				Point: p, Kind: o.kind, Weight: o.weight, Precision: o.precision})
+		}
+	}
+	slices.SortFunc(out, func(a, b Observation) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.FID, b.FID))
+	})
+	return out, true
+}
+
+// boundCells lists, once each, the grid cells the bounds touch.
+func boundCells(bounds []orb.Bound) []int32 {
+	var cells []int32
+	for _, b := range bounds {
+		lo, hi := recentCell(b.Min.Lon(), b.Min.Lat()), recentCell(b.Max.Lon(), b.Max.Lat())
+		r0, c0, r1, c1 := int(lo)/recentCols, int(lo)%recentCols, int(hi)/recentCols, int(hi)%recentCols
+		for row := r0; row <= r1; row++ {
+			for col := c0; col <= c1; col++ {
+				cells = append(cells, int32(row*recentCols+col))
+			}
+		}
+	}
+	if len(bounds) > 1 {
+		slices.Sort(cells)
+		cells = slices.Compact(cells)
+	}
+	return cells
+}
+
+// apply records the rows a committed batch wrote: the observations of obs the
+// store gave a FID (ObservationStore.Ingest).
+func (r *recent) apply(obs []Observation) {
+	var rows []recentObs
+	for i := range obs {
+		if o := &obs[i]; o.FID != 0 {
+			rows = append(rows, recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
+				weight: o.Weight, source: o.Source, id: strings.Clone(o.ID), kind: o.Kind, precision: o.Precision})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.loading:
+		r.pending = append(r.pending, recentOp{rows: rows})
+	case r.ready:
+		r.put(rows)
+	}
+}
+
+// put stores rows, each replacing the row of its fid; rows dated before the
+// horizon only remove theirs.
+func (r *recent) put(rows []recentObs) {
+	for _, o := range rows {
+		if k, ok := r.byFID[o.fid]; ok {
+			cell := r.cells[k.cell]
+			if i, found := slices.BinarySearchFunc(cell, recentObs{fid: o.fid, ms: k.ms}, compareRecent); found {
+				r.cells[k.cell] = slices.Delete(cell, i, i+1)
+			}
+			delete(r.byFID, o.fid)
+		}
+		if o.ms < r.horizon {
+			continue
+		}
+		o.source, o.kind = r.intern(o.source), r.intern(o.kind)
+		c := recentCell(o.lon, o.lat)
+		cell := r.cells[c]
+		if len(cell) == 0 {
+			r.occupied = append(r.occupied, c)
+		}
+		i, _ := slices.BinarySearchFunc(cell, o, compareRecent)
+		r.cells[c] = slices.Insert(cell, i, o)
+		r.byFID[o.fid] = recentKey{cell: c, ms: o.ms}
+	}
+}
+
+func (r *recent) intern(s string) string {
+	if v, ok := r.interned[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	r.interned[s] = s
+	return s
+}
+
+// forget raises the horizon to before, dropping the rows dated earlier: what
+// retention deleted from the store, or what no rule reads any more.
+func (r *recent) forget(before time.Time) {
+	ms := ceilMilli(before)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.loading:
+		r.pending = append(r.pending, recentOp{forget: ms})
+	case r.ready:
+		r.raise(ms)
+	}
+}
+
+func (r *recent) raise(ms int64) {
+	if ms <= r.horizon {
+		return
+	}
+	r.horizon = ms
+	keep := r.occupied[:0]
+	for _, c := range r.occupied {
+		cell := r.cells[c]
+		n, _ := slices.BinarySearchFunc(cell, ms, func(o recentObs, t int64) int { return cmp.Compare(o.ms, t) })
+		for _, o := range cell[:n] {
+			delete(r.byFID, o.fid)
+		}
+		if n == len(cell) {
+			r.cells[c] = nil
+			continue
+		}
+		r.cells[c] = slices.Delete(cell, 0, n)
+		keep = append(keep, c)
+	}
+	r.occupied = keep
+}
+
+// startLoad claims the load of the index from since on, unless one runs.
+func (r *recent) startLoad() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loading {
+		return false
+	}
+	r.loading, r.ready, r.pending = true, false, nil
+	return true
+}
+
+// abandon gives up a load claimed by startLoad that will not run.
+func (r *recent) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loading, r.pending = false, nil
+}
+
+// load fills the index with what st stores dated at or after since, then
+// applies the writes committed meanwhile, and returns how many rows it read. On
+// error the index stays unloaded.
+func (r *recent) load(ctx context.Context, st ObservationStore, since time.Time) (int, error) {
+	obs, err := st.Observations(ctx, Query{Area: World{}, Since: since})
+	return len(obs), r.finish(obs, since, err)
+}
+
+// finish ends a load: the rows the store held from since on (or the error that
+// read them), then the writes committed since the load started.
+func (r *recent) finish(obs []Observation, since time.Time, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loading = false
+	pending := r.pending
+	r.pending = nil
+	if err != nil {
+		return err
+	}
+	clear(r.cells)
+	clear(r.byFID)
+	r.occupied = r.occupied[:0]
+	r.horizon = ceilMilli(since)
+	rows := make([]recentObs, len(obs))
+	for i := range obs {
+		o := &obs[i]
+		rows[i] = recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
+			weight: o.Weight, source: o.Source, id: o.ID, kind: o.Kind, precision: o.Precision}
+	}
+	r.put(rows)
+	for _, op := range pending {
+		if op.rows != nil {
+			r.put(op.rows)
+		} else {
+			r.raise(op.forget)
+		}
+	}
+	r.ready = true
+	return nil
+}
+
+// ceilMilli is t in Unix milliseconds, rounded up: the store keeps whole
+// milliseconds, so "at or after t" is "at or after ceilMilli(t)".
+func ceilMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
+// World is the Shape of the whole earth: every valid point is in it.
+type World struct{}
+
+// Bounds is the whole lon/lat range.
+func (World) Bounds() []orb.Bound {
+	return []orb.Bound{{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}}
+}
+
+// Contains reports true for every point.
+func (World) Contains(orb.Point) bool { return true }
+
+// loader runs background loads, one at a time, and stops them on close.
+type loader struct {
+	mu     sync.Mutex
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	closed bool
+}
+
+// run runs f on its own goroutine with a context that stop cancels, and
+// reports whether it did: after stop it runs nothing.
+func (l *loader) run(f func(ctx context.Context)) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Go(func() {
+		defer cancel()
+		f(ctx)
+	})
+	return true
+}
+
+// stop cancels the load in progress and waits for it.
+func (l *loader) stop() {
+	l.mu.Lock()
+	l.closed = true
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}

@@ -205,7 +205,9 @@ func (e *Engine) IngestRecords(ctx context.Context, source string, b Batch, now 
 	}
 	res.Seen += superseded
 	res.Unchanged += superseded
-	e.recent.apply(b.Observations)
+	if err := e.recent.apply(b.Observations); err != nil {
+		e.log.Warn("recent observations dropped from memory; evaluations query the store", zap.Error(err))
+	}
 	e.logRejects(source, b)
 	e.metrics.Ingested(source, res)
 	if f := e.ingested.Load(); f != nil && res.Added+res.Updated > 0 {
@@ -486,6 +488,22 @@ func (e *Engine) Preload(ctx context.Context, watches []*Watch, now time.Time) e
 	e.log.Info("recent observations loaded", zap.Int("observations", n), zap.Time("since", since.UTC()),
 		zap.Float64("duration", time.Since(start).Seconds()))
 	return nil
+}
+
+// SetRecentLimit caps how many observations the engine keeps in memory
+// (DefaultRecentLimit unless set); past it the engine logs why and queries the
+// store for every evaluation. Zero keeps none. Call it before the engine is
+// used.
+func (e *Engine) SetRecentLimit(n int) { e.recent.limit = n }
+
+// Observations answers q as an evaluation would: from the observations the
+// engine keeps in memory when they cover it (the fields rules read, Detail
+// unset), from the store otherwise.
+func (e *Engine) Observations(ctx context.Context, q Query) ([]Observation, error) {
+	if obs, ok := e.recent.query(q); ok {
+		return obs, nil
+	}
+	return e.store.Observations(ctx, q)
 }
 
 // Forget tells the engine that the store no longer holds the observations dated

@@ -3,6 +3,7 @@ package monitor
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -30,6 +31,10 @@ const (
 // reaching before its horizon, query says so and the engine asks the store.
 type recent struct {
 	mu sync.RWMutex
+	// limit caps the rows held; past it the index gives up (off) and every
+	// evaluation queries the store. Zero: no index.
+	limit int
+	off   bool
 	// ready: cells hold every stored observation dated at or after horizon
 	// (Unix ms). While a load runs, the writes committed meanwhile wait in
 	// pending, applied in order once the loaded rows are in.
@@ -65,8 +70,12 @@ type recentOp struct {
 	forget int64
 }
 
+// DefaultRecentLimit is how many observations the engine keeps in memory by
+// default, about 160 bytes each: the longest window of a busy deployment.
+const DefaultRecentLimit = 2_000_000
+
 func newRecent() *recent {
-	return &recent{cells: make([][]recentObs, recentRows*recentCols), byFID: map[int64]recentKey{},
+	return &recent{limit: DefaultRecentLimit, cells: make([][]recentObs, recentRows*recentCols), byFID: map[int64]recentKey{},
 		interned: map[string]string{}}
 }
 
@@ -149,8 +158,9 @@ func boundCells(bounds []orb.Bound) []int32 {
 }
 
 // apply records the rows a committed batch wrote: the observations of obs the
-// store gave a FID (ObservationStore.Ingest).
-func (r *recent) apply(obs []Observation) {
+// store gave a FID (ObservationStore.Ingest). It returns an error when they
+// take the index past its limit, which turns it off.
+func (r *recent) apply(obs []Observation) error {
 	var rows []recentObs
 	for i := range obs {
 		if o := &obs[i]; o.FID != 0 {
@@ -159,7 +169,7 @@ func (r *recent) apply(obs []Observation) {
 		}
 	}
 	if len(rows) == 0 {
-		return
+		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -168,7 +178,11 @@ func (r *recent) apply(obs []Observation) {
 		r.pending = append(r.pending, recentOp{rows: rows})
 	case r.ready:
 		r.put(rows)
+		if r.off {
+			return fmt.Errorf("more than the %d observations kept in memory", r.limit)
+		}
 	}
+	return nil
 }
 
 // put stores rows, each replacing the row of its fid; rows dated before the
@@ -195,6 +209,16 @@ func (r *recent) put(rows []recentObs) {
 		r.cells[c] = slices.Insert(cell, i, o)
 		r.byFID[o.fid] = recentKey{cell: c, ms: o.ms}
 	}
+	if len(r.byFID) > r.limit {
+		r.drop()
+	}
+}
+
+// drop empties the index for good: it grew past its limit.
+func (r *recent) drop() {
+	r.off, r.ready = true, false
+	clear(r.cells)
+	r.byFID, r.occupied = map[int64]recentKey{}, nil
 }
 
 func (r *recent) intern(s string) string {
@@ -246,7 +270,7 @@ func (r *recent) raise(ms int64) {
 func (r *recent) startLoad() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.loading {
+	if r.loading || r.off || r.limit == 0 {
 		return false
 	}
 	r.loading, r.ready, r.pending = true, false, nil
@@ -289,6 +313,11 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 		rows[i] = recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
 			weight: o.Weight, source: o.Source, id: o.ID, kind: o.Kind, precision: o.Precision}
 	}
+	if len(rows) > r.limit {
+		r.drop()
+		return fmt.Errorf("%d observations since %s, more than the %d kept in memory", len(rows),
+			since.UTC().Format(time.RFC3339), r.limit)
+	}
 	r.put(rows)
 	for _, op := range pending {
 		if op.rows != nil {
@@ -297,7 +326,7 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 			r.raise(op.forget)
 		}
 	}
-	r.ready = true
+	r.ready = !r.off
 	return nil
 }
 

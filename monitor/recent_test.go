@@ -176,3 +176,49 @@ func TestEvaluateLoadsRecent(t *testing.T) {
 func sameRows(a, b []monitor.Observation) bool {
 	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
 }
+
+// TestRecentLimit checks that an engine whose recent observations outgrow its
+// limit stops answering from memory and still evaluates from the store.
+func TestRecentLimit(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "recent.gpkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	e.SetRecentLimit(4)
+	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	w := countWatch(t, monitor.NamedRule{})
+	ingest := func(ids ...string) {
+		var b monitor.Batch
+		for _, id := range ids {
+			b.Observations = append(b.Observations, monitor.Observation{ID: id, Time: now.Add(-time.Minute), Point: w.Center})
+		}
+		if _, err := e.Ingest(ctx, "s", b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest("1", "2", "3")
+	if err := e.Preload(ctx, []*monitor.Watch{w}, now); err != nil {
+		t.Fatal(err)
+	}
+	q := monitor.Query{Area: w.QueryArea(), Since: now.Add(-time.Hour), Until: now}
+	if got, ok := e.RecentQuery(q); !ok || len(got) != 3 {
+		t.Fatalf("under the limit: memory answers %v with %d rows, want 3", ok, len(got))
+	}
+	ingest("4", "5")
+	if _, ok := e.RecentQuery(q); ok {
+		t.Fatal("past the limit, memory still answers")
+	}
+	if err := e.Evaluate(ctx, w, now); err != nil {
+		t.Fatal(err)
+	}
+	if open := e.OpenAlerts(); len(open) != 1 || open[0].Finding.Count != 5 {
+		t.Fatalf("open alerts %+v, want one of 5 from the store", open)
+	}
+}

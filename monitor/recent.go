@@ -112,7 +112,9 @@ func (r *recent) query(q Query) ([]Observation, bool) {
 	if !r.ready || since < r.horizon {
 		return nil, false
 	}
-	var out []Observation
+	// The matches are gathered as pointers and sorted so, then copied out at
+	// their number: an Observation is large to move.
+	var hits []*recentObs
 	bounds := q.Area.Bounds()
 	for _, c := range boundCells(bounds) {
 		rows := r.cells[c]
@@ -128,13 +130,15 @@ func (r *recent) query(q Query) ([]Observation, bool) {
 			if !slices.ContainsFunc(bounds, func(b orb.Bound) bool { return b.Contains(p) }) || !q.Area.Contains(p) {
 				continue
 			}
-			out = append(out, Observation{FID: o.fid, Source: o.source, ID: o.id, Time: time.UnixMilli(o.ms).UTC(),
-				Point: p, Kind: o.kind, Weight: o.weight, Precision: o.precision})
+			hits = append(hits, o)
 		}
 	}
-	slices.SortFunc(out, func(a, b Observation) int {
-		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.FID, b.FID))
-	})
+	slices.SortFunc(hits, func(a, b *recentObs) int { return compareRecent(*a, *b) })
+	out := make([]Observation, len(hits))
+	for i, o := range hits {
+		out[i] = Observation{FID: o.fid, Source: o.source, ID: o.id, Time: time.UnixMilli(o.ms).UTC(),
+			Point: orb.Point{o.lon, o.lat}, Kind: o.kind, Weight: o.weight, Precision: o.precision}
+	}
 	return out, true
 }
 

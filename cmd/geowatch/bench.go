@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,21 +119,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slices.Sort(lat)
 	fmt.Fprintf(stdout, "query Q   %d observations; median %.3f ms, p99 %.3f ms over %d runs\n",
 		answer, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+	if err := benchMemory(ctx, st, q, *queries, lat[len(lat)/2], stdout); err != nil {
+		st.Close()
+		return err
+	}
 	if err := benchRules(ctx, engine, stdout); err != nil {
 		st.Close()
 		return err
 	}
-	ws, err := benchWatches(1000)
-	if err != nil {
-		st.Close()
-		return err
-	}
-	took, err := benchRound(ctx, engine, ws)
-	if err != nil {
-		st.Close()
-		return err
-	}
-	fmt.Fprintf(stdout, "round     1000 watches (count + cluster, 50 km) evaluated in %.1f ms\n", ms(took))
 	if err := st.Close(); err != nil {
 		return err
 	}
@@ -149,6 +143,97 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd := exec.CommandContext(ctx, exe, "bench", "--open-only", "--db", *dbPath)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd.Run()
+}
+
+// benchMemory measures the engine's answers from memory against the store's on
+// one run: Q (whose answers must be the store's, row for row) and a round of
+// 1,000 watches, each by an engine preloaded with the round's window and by
+// one that keeps nothing in memory; the two rounds' alerts must agree.
+func benchMemory(ctx context.Context, st *sqlite.DB, q monitor.Query, queries int, qStore time.Duration, stdout io.Writer) error {
+	ws, err := benchWatches(1000)
+	if err != nil {
+		return err
+	}
+	fromStore, err := monitor.NewEngine(ctx, st, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer fromStore.Close(ctx)
+	fromStore.SetRecentLimit(0)
+	fromMemory, err := monitor.NewEngine(ctx, st, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer fromMemory.Close(ctx)
+	start := time.Now()
+	if err := fromMemory.Preload(ctx, ws, benchUntil); err != nil {
+		return err
+	}
+	loaded := time.Since(start)
+
+	want, err := st.Observations(ctx, q)
+	if err != nil {
+		return err
+	}
+	lat := make([]time.Duration, 0, queries)
+	for range queries {
+		start := time.Now()
+		got, err := fromMemory.Observations(ctx, q)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			return err
+		}
+		if !slices.EqualFunc(got, want, sameStored) {
+			return fmt.Errorf("bench: Q from memory has %d rows, the store %d, or they differ", len(got), len(want))
+		}
+	}
+	slices.Sort(lat)
+	qMem := lat[len(lat)/2]
+	fmt.Fprintf(stdout, "query Q   in the engine's memory (loaded in %.0f ms): median %.4f ms, %.3f× the store's; same %d rows\n",
+		ms(loaded), ms(qMem), float64(qMem)/float64(qStore), len(want))
+
+	// The first round opens the alerts (a transaction each); the second, on
+	// the same data, is a round of the daemon in steady state.
+	var firstStore, firstMem, fromStoreRound, fromMemoryRound roundStats
+	for _, r := range []struct {
+		e     *monitor.Engine
+		stats *roundStats
+	}{{fromStore, &firstStore}, {fromMemory, &firstMem}, {fromStore, &fromStoreRound}, {fromMemory, &fromMemoryRound}} {
+		if *r.stats, err = benchRound(ctx, r.e, ws); err != nil {
+			return err
+		}
+	}
+	a, b := fromStore.OpenAlerts(), fromMemory.OpenAlerts()
+	if !slices.EqualFunc(a, b, func(x, y monitor.Alert) bool {
+		return x.Watch == y.Watch && x.Rule == y.Rule && slices.Equal(x.Finding.FIDs, y.Finding.FIDs)
+	}) {
+		return fmt.Errorf("bench: the round from memory opened %d alerts, the round from the store %d, or they differ", len(b), len(a))
+	}
+	m, sr := fromMemoryRound, fromStoreRound
+	fmt.Fprintf(stdout, "round     1000 watches (count + cluster, 50 km): %.1f ms from memory, %.1f ms from the store (%.3f×); the first, opening the same %d alerts: %.1f ms and %.1f ms\n",
+		ms(m.took), ms(sr.took), m.took.Seconds()/sr.took.Seconds(), len(a), ms(firstMem.took), ms(firstStore.took))
+	fmt.Fprintf(stdout, "round     allocations: %d (%.1f MB) from memory, %d (%.1f MB) from the store: %.1f× fewer\n",
+		m.allocs, float64(m.bytes)/1e6, sr.allocs, float64(sr.bytes)/1e6, float64(sr.allocs)/float64(max(m.allocs, 1)))
+	ws10k, err := benchWatches(10_000)
+	if err != nil {
+		return err
+	}
+	if err := fromMemory.Preload(ctx, ws10k, benchUntil); err != nil {
+		return err
+	}
+	for range 2 { // the first opens the alerts
+		if m, err = benchRound(ctx, fromMemory, ws10k); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "round     10000 watches (count + cluster, 50 km) from memory: %.1f ms, %d allocations\n", ms(m.took), m.allocs)
+	return nil
+}
+
+// sameStored reports whether two observations are the same row as a rule reads it.
+func sameStored(a, b monitor.Observation) bool {
+	return a.FID == b.FID && a.Source == b.Source && a.ID == b.ID && a.Time.Equal(b.Time) && a.Point == b.Point &&
+		a.Kind == b.Kind && a.Weight == b.Weight && a.Precision == b.Precision
 }
 
 // benchRules evaluates each rule type on 100 watches spread over the workload's
@@ -219,15 +304,26 @@ func benchWatches(n int) ([]*monitor.Watch, error) {
 }
 
 // benchRound evaluates every watch once at the workload's last instant, one
-// after the other as one node's round does, and returns how long it took.
-func benchRound(ctx context.Context, engine *monitor.Engine, ws []*monitor.Watch) (time.Duration, error) {
+// after the other as one node's round does, and returns how long it took and
+// how many allocations it made.
+func benchRound(ctx context.Context, engine *monitor.Engine, ws []*monitor.Watch) (roundStats, error) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	start := time.Now()
 	for _, w := range ws {
 		if err := engine.Evaluate(ctx, w, benchUntil); err != nil {
-			return 0, err
+			return roundStats{}, err
 		}
 	}
-	return time.Since(start), nil
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return roundStats{took: took, allocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}, nil
+}
+
+// roundStats is what a round of evaluations cost.
+type roundStats struct {
+	took          time.Duration
+	allocs, bytes uint64
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -303,6 +303,14 @@ func newIndex(pts []orb.Point, ref, eps float64) *index {
 		ix.locs[k].n++
 		ix.locOf[i] = k
 	}
+	if len(ix.locs) > bruteForceLocations {
+		ix.buildTree()
+	}
+	return ix
+}
+
+// buildTree puts the locations in a quadtree, which search then uses.
+func (ix *index) buildTree() {
 	b := orb.Bound{Min: ix.locs[0].p, Max: ix.locs[0].p}
 	for _, l := range ix.locs {
 		b = b.Extend(l.p)
@@ -312,7 +320,6 @@ func newIndex(pts []orb.Point, ref, eps float64) *index {
 		// Every point is inside b by construction, so Add cannot fail.
 		_ = ix.qt.Add(&ix.locs[i])
 	}
-	return ix
 }
 
 // neighbours appends to dst the locations within eps of location k, k included.
@@ -339,7 +346,20 @@ func (ix *index) neighbours(dst []int, k int) []int {
 	return dst
 }
 
+// bruteForceLocations is how many distinct locations an index scans rather
+// than builds a quadtree for: a watch's few points are answered sooner, and
+// without the quadtree's allocations, by comparing them all.
+const bruteForceLocations = 64
+
 func (ix *index) search(dst []int, p orb.Point, b orb.Bound) []int {
+	if ix.qt == nil {
+		for _, l := range ix.locs {
+			if b.Contains(l.p) && geo.Distance(p, l.p) <= ix.eps {
+				dst = append(dst, l.k)
+			}
+		}
+		return dst
+	}
 	ix.buf = ix.qt.InBound(ix.buf, b)
 	for _, c := range ix.buf {
 		l := c.(*location)

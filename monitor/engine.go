@@ -58,6 +58,10 @@ type Engine struct {
 	loadMu   sync.Mutex
 	keep     time.Duration // the longest window evaluated
 	lastLoad time.Time     // when the last load started, by evaluation time
+	// foreign is the store's count of others' writes the index was loaded
+	// after (ForeignWriter), checked at most every foreignCheck.
+	foreign   int64
+	lastCheck time.Time
 }
 
 // watchState is one watch's alerts.
@@ -400,9 +404,11 @@ func (e *Engine) observationsFor(ctx context.Context, w *Watch, now time.Time) (
 	}
 	slices.Sort(kinds)
 	q := Query{Area: w.QueryArea(), Since: now.Add(-window), Until: now, Kinds: slices.Compact(kinds)}
-	if obs, ok := e.recent.query(q); ok {
-		e.trim(window, now)
-		return obs, nil
+	if e.unchangedElsewhere(ctx, now) {
+		if obs, ok := e.recent.query(q); ok {
+			e.trim(window, now)
+			return obs, nil
+		}
 	}
 	e.remember(window, now)
 	obs, err := e.store.Observations(ctx, q)
@@ -422,6 +428,71 @@ const recentRetry = 10 * time.Second
 // sweeps.
 const recentSlack = 10 * time.Minute
 
+// foreignCheck is how often, in evaluation time, the engine asks a
+// ForeignWriter store whether someone else wrote observations: the rows another
+// process writes reach evaluations within about that long.
+const foreignCheck = time.Second
+
+// unchangedElsewhere reports whether the recent index may answer at now: no
+// one but the engine wrote observations since it was loaded, as far as the
+// last check (at most foreignCheck ago) saw. When someone did, it drops the
+// index, for remember to load again.
+func (e *Engine) unchangedElsewhere(ctx context.Context, now time.Time) bool {
+	fw, ok := e.store.(ForeignWriter)
+	if !ok {
+		return true
+	}
+	e.loadMu.Lock()
+	due := e.lastCheck.IsZero() || now.Sub(e.lastCheck) >= foreignCheck || now.Before(e.lastCheck)
+	if due {
+		e.lastCheck = now
+	}
+	loaded := e.foreign
+	e.loadMu.Unlock()
+	if !due {
+		return true
+	}
+	n, err := fw.ForeignWrites(ctx)
+	if err != nil {
+		return false
+	}
+	if n > loaded {
+		e.log.Info("observations written elsewhere; loading the recent ones again", zap.Int64("foreign_writes", n-loaded))
+		e.recent.invalidate()
+		e.loadMu.Lock()
+		e.lastLoad = time.Time{} // load again now, not after recentRetry
+		e.loadMu.Unlock()
+		return false
+	}
+	return true
+}
+
+// foreignWrites is the store's count of others' writes before a load, zero
+// for a store that does not count them.
+func (e *Engine) foreignWrites(ctx context.Context) (int64, error) {
+	if fw, ok := e.store.(ForeignWriter); ok {
+		return fw.ForeignWrites(ctx)
+	}
+	return 0, nil
+}
+
+// loadRecent loads the recent index from since and records the count of
+// others' writes it is current with.
+func (e *Engine) loadRecent(ctx context.Context, since time.Time) (int, error) {
+	n, err := e.foreignWrites(ctx)
+	if err != nil {
+		e.recent.abandon()
+		return 0, err
+	}
+	rows, err := e.recent.load(ctx, e.store, since)
+	if err == nil {
+		e.loadMu.Lock()
+		e.foreign = n
+		e.loadMu.Unlock()
+	}
+	return rows, err
+}
+
 // remember starts a load of the recent index covering window before now, so
 // that later evaluations are answered from memory: at most one load at a time,
 // and a new one no sooner than recentRetry after the last.
@@ -440,7 +511,7 @@ func (e *Engine) remember(window time.Duration, now time.Time) {
 	e.lastLoad = now
 	e.loadMu.Unlock()
 	started := e.loads.run(func(ctx context.Context) {
-		if _, err := e.recent.load(ctx, e.store, since); err != nil && ctx.Err() == nil {
+		if _, err := e.loadRecent(ctx, since); err != nil && ctx.Err() == nil {
 			e.log.Warn("recent observations not loaded; evaluations query the store", zap.Error(err))
 		}
 	})
@@ -481,7 +552,7 @@ func (e *Engine) Preload(ctx context.Context, watches []*Watch, now time.Time) e
 	e.lastLoad = now
 	e.loadMu.Unlock()
 	start := time.Now()
-	n, err := e.recent.load(ctx, e.store, since)
+	n, err := e.loadRecent(ctx, since)
 	if err != nil {
 		return fmt.Errorf("monitor: load recent observations: %w", err)
 	}

@@ -40,6 +40,7 @@ type recent struct {
 	// pending, applied in order once the loaded rows are in.
 	ready   bool
 	loading bool
+	discard bool // invalidated while loading: the load ends unready
 	horizon int64
 	pending []recentOp
 
@@ -277,8 +278,15 @@ func (r *recent) startLoad() bool {
 	if r.loading || r.off || r.limit == 0 {
 		return false
 	}
-	r.loading, r.ready, r.pending = true, false, nil
+	r.loading, r.ready, r.discard, r.pending = true, false, false, nil
 	return true
+}
+
+// invalidate stops the index answering until a load fills it again.
+func (r *recent) invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ready, r.discard = false, r.loading
 }
 
 // abandon gives up a load claimed by startLoad that will not run.
@@ -330,7 +338,8 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 			r.raise(op.forget)
 		}
 	}
-	r.ready = !r.off
+	r.ready = !r.off && !r.discard
+	r.discard = false
 	return nil
 }
 

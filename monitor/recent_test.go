@@ -222,3 +222,86 @@ func TestRecentLimit(t *testing.T) {
 		t.Fatalf("open alerts %+v, want one of 5 from the store", open)
 	}
 }
+
+// TestRecentSeesForeignWrites checks that rows another handle on the same file
+// writes (as geowatch ingest in another process does) reach the engine's
+// evaluations within foreignCheck, while its own writes never reload it.
+func TestRecentSeesForeignWrites(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "recent.gpkg")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	w := countWatch(t, monitor.NamedRule{})
+	batch := func(ids ...string) monitor.Batch {
+		var b monitor.Batch
+		for _, id := range ids {
+			b.Observations = append(b.Observations, monitor.Observation{ID: id, Time: now.Add(-time.Minute), Point: w.Center})
+		}
+		return b
+	}
+	count := func(at time.Time) int {
+		t.Helper()
+		if err := e.Evaluate(ctx, w, at); err != nil {
+			t.Fatal(err)
+		}
+		open := e.OpenAlerts()
+		if len(open) != 1 {
+			t.Fatalf("open alerts %+v, want one", open)
+		}
+		return open[0].Finding.Count
+	}
+	if _, err := e.Ingest(ctx, "s", batch("1", "2", "3"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Preload(ctx, []*monitor.Watch{w}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ingest(ctx, "s", batch("4"), now); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.ForeignWrites(ctx); err != nil || n != 0 {
+		t.Fatalf("the engine's own writes count as %d foreign (%v)", n, err)
+	}
+	if got := count(now); got != 4 {
+		t.Fatalf("count %d, want 4", got)
+	}
+	q := monitor.Query{Area: w.QueryArea(), Since: now.Add(-time.Hour), Until: now}
+	if _, ok := e.RecentQuery(q); !ok {
+		t.Fatal("own writes made the engine drop its memory")
+	}
+	if _, err := other.Ingest(ctx, "s", batch("5", "6"), now); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(now.Add(2 * time.Second)); got != 6 {
+		t.Fatalf("after another handle's write, count %d, want 6", got)
+	}
+	e.WaitRecent()
+	if got, ok := e.RecentQuery(q); !ok || len(got) != 6 {
+		t.Fatalf("after the reload memory answers %v with %d rows, want 6", ok, len(got))
+	}
+	// Another process's prune too.
+	if _, err := other.Prune(ctx, now, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Evaluate(ctx, w, now.Add(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitRecent()
+	if got, ok := e.RecentQuery(q); !ok || len(got) != 0 {
+		t.Fatalf("after the prune memory answers %v with %d rows, want 0", ok, len(got))
+	}
+}

@@ -62,6 +62,15 @@ type AlertStore interface {
 	MarkNotified(ctx context.Context, upTo int64, at time.Time) error
 }
 
+// ForeignWriter is a store that counts the transactions that wrote
+// observations other than through it (another process's geowatch ingest or
+// prune): the engine loads what it keeps in memory again when the count grows.
+type ForeignWriter interface {
+	// ForeignWrites returns the count so far; it never decreases and never
+	// counts a write of the store's own.
+	ForeignWrites(ctx context.Context) (int64, error)
+}
+
 // Store is everything the engine needs of the database.
 type Store interface {
 	ObservationStore

@@ -111,6 +111,7 @@ func execCount(ctx context.Context, tx *sql.Tx, stmts []string, args ...any) (in
 // index is observations_hour_cell, so the scan is bounded by hour, then the
 // exact time is tested.
 func (db *DB) pruneObservations(ctx context.Context, hour int64, cut string, batch int) (n int64, err error) {
+	counted := false
 	err = db.pruneTx(ctx, func(tx *sql.Tx) error {
 		stmts := []string{
 			`INSERT INTO temp.prune_ids SELECT fid FROM observations INDEXED BY observations_hour_cell
@@ -121,10 +122,19 @@ func (db *DB) pruneObservations(ctx context.Context, hour int64, cut string, bat
 		if !db.rtree { // spatial_index: off
 			stmts = slices.Delete(stmts, 1, 2)
 		}
-		n, err = execCount(ctx, tx, stmts, hour, cut, batch)
-		return err
+		if n, err = execCount(ctx, tx, stmts, hour, cut, batch); err != nil || n == 0 {
+			return err
+		}
+		if err := db.countWrite(ctx, tx); err != nil {
+			return err
+		}
+		counted = true
+		return nil
 	})
 	if err != nil {
+		if counted {
+			db.ownFailed()
+		}
 		return 0, err
 	}
 	return n, nil

@@ -271,7 +271,16 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	if err := db.checkFile(); err != nil {
 		return res, err
 	}
+	counted := res.Added+res.Updated > 0
+	if counted {
+		if err := db.countWrite(ctx, tx); err != nil {
+			return res, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
+		if counted {
+			db.ownFailed()
+		}
 		return res, err
 	}
 	db.kickCheckpoint()

@@ -84,6 +84,8 @@ type DB struct {
 	kick            chan struct{}
 	stopCkpt        context.CancelFunc
 	wg              sync.WaitGroup
+
+	writes writeCount // ForeignWrites
 }
 
 // errReadOnly is returned by writes to a database opened with store.ReadOnly.
@@ -127,6 +129,9 @@ func (db *DB) open(ctx context.Context, o store.Options) error {
 		if db.rtree, err = hasRTree(ctx, db.r); err != nil {
 			return err
 		}
+		if err := db.readWrites(ctx); err != nil {
+			return err
+		}
 		return db.prepareQueries(ctx)
 	}
 	if db.w, err = sql.Open(driverName, dsn(db.path, o, false)); err != nil {
@@ -144,6 +149,9 @@ func (db *DB) open(ctx context.Context, o store.Options) error {
 		}
 	}
 	if err := db.migrate(ctx, o); err != nil {
+		return err
+	}
+	if err := db.readWrites(ctx); err != nil {
 		return err
 	}
 	if err := db.prepareInserts(ctx); err != nil {

@@ -61,6 +61,10 @@ type Config struct {
 	// MaxFuture rejects observations dated more than this after they arrive;
 	// default 24h, "0s" turns the check off.
 	MaxFuture string `yaml:"max_future"`
+	// MemoryObservations caps how many recent observations the daemon keeps
+	// in memory to answer its rules (default monitor.DefaultRecentLimit); 0
+	// keeps none: every evaluation queries the database.
+	MemoryObservations *int `yaml:"memory_observations"`
 	// Retention, when set (such as "90d"), makes the daemon delete observations,
 	// rejects and resolved alerts older than this on RetentionSchedule; default
 	// off: everything is kept.

@@ -38,6 +38,8 @@ type Plan struct {
 	// SpatialIndex is spatial_index: "rtree", "off", or "" (keep the file's).
 	SpatialIndex string
 	MaxFuture    time.Duration
+	// MemoryObservations caps the recent observations kept in memory.
+	MemoryObservations int
 	// WALWarnBytes and WALMaxBytes are wal_warn and wal_max; 0 is off.
 	WALWarnBytes, WALMaxBytes int64
 	LogLevel                  string
@@ -138,6 +140,13 @@ func (c *Config) Build() (*Plan, error) {
 	}
 	if c.MaxFuture != "" {
 		b.plan.MaxFuture = b.optDuration("max_future", c.MaxFuture)
+	}
+	b.plan.MemoryObservations = monitor.DefaultRecentLimit
+	if n := c.MemoryObservations; n != nil {
+		if *n < 0 {
+			b.fail("memory_observations", *n, errors.New("must be 0 or more"))
+		}
+		b.plan.MemoryObservations = *n
 	}
 	b.plan.DatabasePasswordFile = c.DatabasePasswordFile
 	if c.DatabasePasswordFile != "" && store.KindOf(c.Database) != store.PostgreSQL {

@@ -212,6 +212,7 @@ func runDaemon(ctx context.Context, cfgPath string, plan *configs.Plan, log *zap
 	for i, w := range plan.Watches {
 		watches[i] = w.Watch
 	}
+	engine.SetRecentLimit(plan.MemoryObservations)
 	if err := engine.Preload(ctx, watches, time.Now()); err != nil {
 		log.Warn("evaluations query the store until the recent observations load", zap.Error(err))
 	}
@@ -309,8 +310,9 @@ func reload(ctx context.Context, cfgPath string, old *configs.Plan, st store.Bac
 	if err != nil {
 		return reloaded{}, err
 	}
-	if plan.Database != old.Database || plan.FullSync != old.FullSync || plan.SpatialIndex != old.SpatialIndex {
-		return reloaded{}, fmt.Errorf("database, durability and spatial_index cannot change on reload (restart instead)")
+	if plan.Database != old.Database || plan.FullSync != old.FullSync || plan.SpatialIndex != old.SpatialIndex ||
+		plan.MemoryObservations != old.MemoryObservations {
+		return reloaded{}, fmt.Errorf("database, durability, spatial_index and memory_observations cannot change on reload (restart instead)")
 	}
 	var push http.Handler // the new push endpoint, with the token read again
 	if api != nil {

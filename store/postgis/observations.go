@@ -375,22 +375,8 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 	}
 	// The fids are taken first, so that they are known without reading the
 	// rows back, and given in batch order, so that they follow it.
-	fids := make([]int64, 0, len(b.rows))
-	rows, err := sp.Query(ctx, nextFIDsSQL, len(b.rows))
-	if err != nil {
-		sp.Rollback(ctx) //nolint:errcheck // the error says why
-		return 0, fmt.Errorf("fids: %w", err)
-	}
-	for rows.Next() {
-		var fid int64
-		if err := rows.Scan(&fid); err != nil {
-			rows.Close()
-			sp.Rollback(ctx) //nolint:errcheck // the error says why
-			return 0, fmt.Errorf("fids: %w", err)
-		}
-		fids = append(fids, fid)
-	}
-	if err := rows.Err(); err != nil {
+	var fids []int64
+	if err := sp.QueryRow(ctx, nextFIDsSQL, len(b.rows)).Scan(&fids); err != nil {
 		sp.Rollback(ctx) //nolint:errcheck // the error says why
 		return 0, fmt.Errorf("fids: %w", err)
 	}
@@ -417,6 +403,7 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 	if err := sp.Commit(ctx); err != nil {
 		return 0, err
 	}
+	b.written = slices.Grow(b.written, len(b.rows))
 	for i, r := range b.rows {
 		b.written = append(b.written, writtenRow{ord: r[0].(int32), fid: fids[i], source: b.source})
 	}
@@ -424,7 +411,9 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 }
 
 // nextFIDsSQL takes $1 fids from observations' identity sequence.
-const nextFIDsSQL = `SELECT nextval(pg_get_serial_sequence('observations', 'fid')) FROM generate_series(1, $1)`
+// One array rather than a row per fid, which the client would scan one by one.
+const nextFIDsSQL = `SELECT array_agg(nextval(pg_get_serial_sequence('observations', 'fid')))
+FROM generate_series(1, $1)`
 
 // pointEWKB is (lon, lat) as EWKB with SRID 4326: PostGIS's binary form of
 // a geometry, which COPY's binary format carries.

@@ -324,12 +324,12 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 				return res, fmt.Errorf("id namespace %s: %w", b.ns, err)
 			}
 		}
-		ords := b.ords()
+		var ords map[roundID]int32 // built for the first row written: not for an unchanged batch
 		for r := int32(1); r <= b.rounds; r++ {
 			if upsert {
-				err = upsertRound(ctx, tx, r, b, ords, &res)
+				err = upsertRound(ctx, tx, r, b, &ords, &res)
 			} else {
-				err = mergeRound(ctx, tx, r, b, ords, &res)
+				err = mergeRound(ctx, tx, r, b, &ords, &res)
 			}
 			if err != nil {
 				return res, err
@@ -446,7 +446,7 @@ func registerGeometry(ctx context.Context, conn *pgx.Conn) error {
 // of stored rows whose content differs, then inserts of the rest. In later
 // rounds every record's row exists (the first round added it), so they
 // only update.
-func mergeRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords map[roundID]int32, res *monitor.IngestResult) error {
+func mergeRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
 	err := writeRound(ctx, tx, mergeSQL, r, b, ords, func(inserted bool) {
 		if inserted {
 			res.Added++
@@ -464,7 +464,7 @@ func mergeRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords ma
 // counts its rows: in the first round an inserted row is added and an
 // updated one updated; in later rounds every row written is an update (of
 // a row stored before the batch or added by an earlier round).
-func upsertRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords map[roundID]int32, res *monitor.IngestResult) error {
+func upsertRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
 	err := writeRound(ctx, tx, upsertSQL, r, b, ords, func(inserted bool) {
 		if inserted && r == 1 {
 			res.Added++
@@ -480,7 +480,7 @@ func upsertRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords m
 
 // writeRound runs query (mergeSQL or upsertSQL) for round r, notes the
 // rows it wrote in b.written and counts each with count.
-func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *stagedBatch, ords map[roundID]int32,
+func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *stagedBatch, ords *map[roundID]int32,
 	count func(inserted bool)) error {
 	rows, err := tx.Query(ctx, query, b.stamp, rowcodec.NullString(b.ns), r)
 	if err != nil {
@@ -496,7 +496,10 @@ func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *staged
 		if err := rows.Scan(&w.fid, &w.source, &extID, &inserted); err != nil {
 			return err
 		}
-		ord, ok := ords[roundID{r, extID}]
+		if *ords == nil {
+			*ords = b.ords()
+		}
+		ord, ok := (*ords)[roundID{r, extID}]
 		if !ok {
 			return fmt.Errorf("wrote %s/%s, which round %d does not stage", w.source, extID, r)
 		}

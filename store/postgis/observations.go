@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -83,12 +84,12 @@ WHERE ((o.observed_at, o.lat, o.lon, o.place, o.kind, o.title, o.url, o.weight, 
 		excluded.properties::text, excluded.geometry::text)
 	OR (excluded.revised_at IS NOT NULL AND o.revised_at IS DISTINCT FROM excluded.revised_at))
 	AND NOT coalesce(excluded.revised_at < o.revised_at, false)
-RETURNING (o.xmax = 0)`
+RETURNING o.fid, o.source, o.ext_id, (o.xmax = 0)`
 
 // mergeSQL is the staged path's one statement per round: it probes the unique
 // index once per record (m), updates the stored rows whose content differs
 // (by fid), and inserts the rest with a plain INSERT … SELECT, and returns
-// the counts inserted and updated.
+// every row written: its fid, source and ext_id, and whether it was inserted.
 const mergeSQL = `WITH m AS MATERIALIZED (
 	SELECT s.ord, o.fid,
 		((o.observed_at, o.lat, o.lon, o.place, o.kind, o.title, o.url, o.weight, o.precision,
@@ -107,7 +108,7 @@ upd AS (
 		geometry = s.geometry::json, revised_at = coalesce(s.revised_at, o.revised_at)
 	FROM m JOIN geowatch_staging AS s ON s.ord = m.ord
 	WHERE o.fid = m.fid AND m.changed
-	RETURNING 1),
+	RETURNING o.fid, o.source, o.ext_id),
 ins AS (
 	INSERT INTO observations (geom, source, ext_id, observed_at, ingested_at, lat, lon,
 		place, kind, title, url, weight, precision, properties, geometry, revised_at, id_ns)
@@ -116,8 +117,9 @@ ins AS (
 	FROM geowatch_staging AS s
 	WHERE s.round = $3 AND NOT EXISTS (SELECT 1 FROM m WHERE m.ord = s.ord)
 	ORDER BY s.ord
-	RETURNING 1)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
+	RETURNING fid, source, ext_id)
+SELECT fid, source, ext_id, true FROM ins
+UNION ALL SELECT fid, source, ext_id, false FROM upd`
 
 // redirectSQL points the staging rows of a batch with an id namespace at
 // the source that stored their (id_ns, ext_id) first, so that the upsert's
@@ -226,6 +228,12 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	if err != nil {
 		return res, err
 	}
+	// Committed: now the records that wrote learn their rows (a failed
+	// first attempt's are gone with b2.written).
+	for _, w := range b2.written {
+		o := &b.Observations[w.ord]
+		o.FID, o.Source = w.fid, w.source
+	}
 	res.Added, res.Updated = n.Added, n.Updated
 	res.Unchanged = len(rows) - res.Added - res.Updated
 	return res, nil
@@ -246,6 +254,32 @@ type stagedBatch struct {
 	rejects [][]any
 	ns      string
 	stamp   time.Time
+	// written is filled by ingestTx: the row each record wrote, by its
+	// index in the batch (its staging ord).
+	written []writtenRow
+}
+
+// writtenRow is the row a batch's record ord added or updated.
+type writtenRow struct {
+	ord    int32
+	fid    int64
+	source string
+}
+
+// ords maps each staged record's (round, ext_id), unique by construction, to
+// its ord, so that a round's returned rows find their records.
+func (b *stagedBatch) ords() map[roundID]int32 {
+	m := make(map[roundID]int32, len(b.rows))
+	for _, r := range b.rows {
+		m[roundID{r[1].(int32), r[3].(string)}] = r[0].(int32)
+	}
+	return m
+}
+
+// roundID is a staged record's round and ext_id.
+type roundID struct {
+	round int32
+	id    string
 }
 
 // ingestTx stores b in one transaction and returns its added and updated
@@ -253,16 +287,18 @@ type stagedBatch struct {
 // upsert, staged and upserted (upsertSQL).
 func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monitor.IngestResult, error) {
 	var res monitor.IngestResult
+	b.written = b.written[:0]
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	rows := b.rows         // those to stage
 	direct := !upsert && b.rounds == 1 && db.tryDirect(b.source)
 	if direct {
 		switch added, err := copyDirect(ctx, tx, b); {
 		case err == nil:
-			res.Added, b.rows = added, nil
+			res.Added, rows = added, nil
 		case isUniqueViolation(err):
 			// Some record is stored already: the batch goes the staged way,
 			// and so do the source's next ones until one is all new again.
@@ -271,7 +307,7 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 			return res, err
 		}
 	}
-	if len(b.rows) > 0 {
+	if len(rows) > 0 {
 		// The upsert sorts the staging rows by ord: in memory, not on disk at
 		// the default 4 MB (50k rows measured an external merge).
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
@@ -280,7 +316,7 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 		if _, err := tx.Exec(ctx, stagingDDL); err != nil {
 			return res, fmt.Errorf("staging table: %w", err)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"geowatch_staging"}, stagingColumns, pgx.CopyFromRows(b.rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"geowatch_staging"}, stagingColumns, pgx.CopyFromRows(rows)); err != nil {
 			return res, fmt.Errorf("copy into staging: %w", err)
 		}
 		if b.ns != "" {
@@ -288,17 +324,18 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 				return res, fmt.Errorf("id namespace %s: %w", b.ns, err)
 			}
 		}
+		var ords map[roundID]int32 // built for the first row written: not for an unchanged batch
 		for r := int32(1); r <= b.rounds; r++ {
 			if upsert {
-				err = upsertRound(ctx, tx, r, b.stamp, rowcodec.NullString(b.ns), &res)
+				err = upsertRound(ctx, tx, r, b, &ords, &res)
 			} else {
-				err = mergeRound(ctx, tx, r, b.stamp, rowcodec.NullString(b.ns), &res)
+				err = mergeRound(ctx, tx, r, b, &ords, &res)
 			}
 			if err != nil {
 				return res, err
 			}
 		}
-		if !upsert && res.Added == len(b.rows) {
+		if !upsert && res.Added == len(rows) {
 			db.noDirect.Delete(b.source)
 		}
 	}
@@ -312,7 +349,7 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 }
 
 // observationColumns are the columns copyDirect fills.
-var observationColumns = []string{"geom", "source", "ext_id", "observed_at", "ingested_at", "lat", "lon",
+var observationColumns = []string{"fid", "geom", "source", "ext_id", "observed_at", "ingested_at", "lat", "lon",
 	"place", "kind", "title", "url", "weight", "precision", "properties", "geometry", "revised_at", "id_ns"}
 
 // tryDirect reports whether a batch of source's with one record per id is
@@ -336,6 +373,18 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The fids are taken first, so that they are known without reading the
+	// rows back, and given in batch order, so that they follow it.
+	var fids []int64
+	if err := sp.QueryRow(ctx, nextFIDsSQL, len(b.rows)).Scan(&fids); err != nil {
+		sp.Rollback(ctx) //nolint:errcheck // the error says why
+		return 0, fmt.Errorf("fids: %w", err)
+	}
+	if len(fids) != len(b.rows) {
+		sp.Rollback(ctx) //nolint:errcheck // the error says why
+		return 0, fmt.Errorf("fids: %d for %d records", len(fids), len(b.rows))
+	}
+	slices.Sort(fids)
 	ns := rowcodec.NullString(b.ns)
 	i := -1
 	n, err := sp.CopyFrom(ctx, pgx.Identifier{"observations"}, observationColumns, pgx.CopyFromFunc(func() ([]any, error) {
@@ -344,15 +393,27 @@ func copyDirect(ctx context.Context, tx pgx.Tx, b *stagedBatch) (int, error) {
 		}
 		r := b.rows[i] // stagingColumns order
 		lat, lon := r[5].(float64), r[6].(float64)
-		return []any{pointEWKB(lon, lat), r[2], r[3], r[4], b.stamp, lat, lon,
+		return []any{fids[i], pointEWKB(lon, lat), r[2], r[3], r[4], b.stamp, lat, lon,
 			r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], ns}, nil
 	}))
 	if err != nil {
 		sp.Rollback(ctx) //nolint:errcheck // the error says why; the transaction goes on or is rolled back
 		return 0, err
 	}
-	return int(n), sp.Commit(ctx)
+	if err := sp.Commit(ctx); err != nil {
+		return 0, err
+	}
+	b.written = slices.Grow(b.written, len(b.rows))
+	for i, r := range b.rows {
+		b.written = append(b.written, writtenRow{ord: r[0].(int32), fid: fids[i], source: b.source})
+	}
+	return int(n), nil
 }
+
+// nextFIDsSQL takes $1 fids from observations' identity sequence.
+// One array rather than a row per fid, which the client would scan one by one.
+const nextFIDsSQL = `SELECT array_agg(nextval(pg_get_serial_sequence('observations', 'fid')))
+FROM generate_series(1, $1)`
 
 // pointEWKB is (lon, lat) as EWKB with SRID 4326: PostGIS's binary form of
 // a geometry, which COPY's binary format carries.
@@ -385,13 +446,17 @@ func registerGeometry(ctx context.Context, conn *pgx.Conn) error {
 // of stored rows whose content differs, then inserts of the rest. In later
 // rounds every record's row exists (the first round added it), so they
 // only update.
-func mergeRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns any, res *monitor.IngestResult) error {
-	var added, updated int
-	if err := tx.QueryRow(ctx, mergeSQL, stamp, ns, r).Scan(&added, &updated); err != nil {
+func mergeRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
+	err := writeRound(ctx, tx, mergeSQL, r, b, ords, func(inserted bool) {
+		if inserted {
+			res.Added++
+		} else {
+			res.Updated++
+		}
+	})
+	if err != nil {
 		return fmt.Errorf("merge round %d: %w", r, err)
 	}
-	res.Added += added
-	res.Updated += updated
 	return nil
 }
 
@@ -399,27 +464,50 @@ func mergeRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns any
 // counts its rows: in the first round an inserted row is added and an
 // updated one updated; in later rounds every row written is an update (of
 // a row stored before the batch or added by an earlier round).
-func upsertRound(ctx context.Context, tx pgx.Tx, r int32, stamp time.Time, ns any, res *monitor.IngestResult) error {
-	rows, err := tx.Query(ctx, upsertSQL, stamp, ns, r)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var inserted bool
-		if err := rows.Scan(&inserted); err != nil {
-			return err
-		}
+func upsertRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
+	err := writeRound(ctx, tx, upsertSQL, r, b, ords, func(inserted bool) {
 		if inserted && r == 1 {
 			res.Added++
 		} else {
 			res.Updated++
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("upsert round %d: %w", r, err)
 	}
 	return nil
+}
+
+// writeRound runs query (mergeSQL or upsertSQL) for round r, notes the
+// rows it wrote in b.written and counts each with count.
+func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *stagedBatch, ords *map[roundID]int32,
+	count func(inserted bool)) error {
+	rows, err := tx.Query(ctx, query, b.stamp, rowcodec.NullString(b.ns), r)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		w        writtenRow
+		extID    string
+		inserted bool
+	)
+	for rows.Next() {
+		if err := rows.Scan(&w.fid, &w.source, &extID, &inserted); err != nil {
+			return err
+		}
+		if *ords == nil {
+			*ords = b.ords()
+		}
+		ord, ok := (*ords)[roundID{r, extID}]
+		if !ok {
+			return fmt.Errorf("wrote %s/%s, which round %d does not stage", w.source, extID, r)
+		}
+		w.ord = ord
+		b.written = append(b.written, w)
+		count(inserted)
+	}
+	return rows.Err()
 }
 
 // stagingRow is o's row of the staging table, in stagingColumns order.

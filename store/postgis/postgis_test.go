@@ -815,8 +815,9 @@ func TestIngestRace(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	batch := []monitor.Observation{obs("a", 1, 1, t0), obs("b", 2, 2, t0)}
 	go func() {
-		res, err := db.Ingest(ctx, "s", monitor.Batch{Observations: []monitor.Observation{obs("a", 1, 1, t0), obs("b", 2, 2, t0)}}, t0)
+		res, err := db.Ingest(ctx, "s", monitor.Batch{Observations: batch}, t0)
 		done <- result{res, err}
 	}()
 	// Wait until the ingest waits for the other transaction's lock.
@@ -845,6 +846,11 @@ func TestIngestRace(t *testing.T) {
 	if s := queryString(t, db, `SELECT string_agg(ext_id || ' ' || lon, ',' ORDER BY ext_id) FROM observations`); s != "a 1,b 2" {
 		t.Errorf("rows = %s", s)
 	}
+	// The upsert's rows, not the failed merge's.
+	if s, want := fmt.Sprintf("%s %d,%s %d", batch[0].Source, batch[0].FID, batch[1].Source, batch[1].FID),
+		queryString(t, db, `SELECT string_agg(source || ' ' || fid, ',' ORDER BY ext_id) FROM observations`); s != want {
+		t.Errorf("reported rows = %s, want %s", s, want)
+	}
 }
 
 // TestIngestDirectThenStaged covers the switch between a batch COPYed
@@ -856,9 +862,15 @@ func TestIngestDirectThenStaged(t *testing.T) {
 	ingest(t, db, "mix", monitor.Batch{Observations: []monitor.Observation{a}})
 	a2 := a
 	a2.Title = "changed"
-	if res, want := ingest(t, db, "mix", monitor.Batch{Observations: []monitor.Observation{obs("b", 2, 2, t0), obs("c", 3, 3, t0), a2}}),
+	mixed := []monitor.Observation{obs("b", 2, 2, t0), obs("c", 3, 3, t0), a2}
+	if res, want := ingest(t, db, "mix", monitor.Batch{Observations: mixed}),
 		(monitor.IngestResult{Seen: 3, Added: 2, Updated: 1}); res != want {
 		t.Errorf("mixed batch = %+v, want %+v", res, want)
+	}
+	// The staged rows, not the undone COPY's.
+	if s, want := fmt.Sprintf("%s %d,%s %d,%s %d", mixed[2].ID, mixed[2].FID, mixed[0].ID, mixed[0].FID, mixed[1].ID, mixed[1].FID),
+		queryString(t, db, `SELECT string_agg(ext_id || ' ' || fid, ',' ORDER BY ext_id) FROM observations`); s != want {
+		t.Errorf("reported rows = %s, want %s", s, want)
 	}
 	if db.tryDirect("mix") {
 		t.Error("source still COPYed straight in after a batch with a stored record")

@@ -25,6 +25,7 @@ func (c *contract) ingestTests() []subtest {
 		{"Namespaces", testNamespaces},
 		{"Reconciliation", c.testReconciliation},
 		{"Cancelled", testIngestCancelled},
+		{"IngestReportsWrittenRows", testIngestReportsWrittenRows},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 type Backend interface {
 	monitor.Store
 	monitor.SilenceStore
+	monitor.ForeignWriter
 
 	// Query calls fn for each observation f selects, with every field, in
 	// time order (then fid), without holding the whole answer in memory. It

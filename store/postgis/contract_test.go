@@ -38,5 +38,10 @@ func TestContract(t *testing.T) {
 			nb := open(t, urls[b])
 			urls[nb] = urls[b]
 			return nb
+		},
+		func(t *testing.T, b store.Backend) store.Backend {
+			nb := open(t, urls[b])
+			urls[nb] = urls[b]
+			return nb
 		})
 }

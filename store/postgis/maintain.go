@@ -33,6 +33,9 @@ func (db *DB) Prune(ctx context.Context, before time.Time, batch int) (store.Pru
 		{"observations", &res.Observations, func(ctx context.Context) (int64, error) {
 			tag, err := db.pool.Exec(ctx, `DELETE FROM observations WHERE fid IN (
 				SELECT fid FROM observations WHERE observed_at < $1 LIMIT $2)`, cut, batch)
+			if err == nil && tag.RowsAffected() > 0 {
+				db.countWrite(ctx)
+			}
 			return tag.RowsAffected(), err
 		}},
 		{"rejects", &res.Rejects, func(ctx context.Context) (int64, error) {

@@ -236,6 +236,9 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	}
 	res.Added, res.Updated = n.Added, n.Updated
 	res.Unchanged = len(rows) - res.Added - res.Updated
+	if res.Added+res.Updated > 0 {
+		db.countWrite(ctx)
+	}
 	return res, nil
 }
 

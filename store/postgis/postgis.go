@@ -47,6 +47,8 @@ type DB struct {
 	// noDirect holds the sources whose last batch found records already
 	// stored: their batches are staged, not first COPYed straight in.
 	noDirect sync.Map
+
+	writes writeCount // ForeignWrites
 }
 
 var (
@@ -125,9 +127,14 @@ func (db *DB) open(ctx context.Context, url, passwordFile string) error {
 		return err
 	}
 	if db.readOnly {
-		return db.checkSchema(ctx)
+		err = db.checkSchema(ctx)
+	} else {
+		err = db.migrate(ctx)
 	}
-	return db.migrate(ctx)
+	if err != nil {
+		return err
+	}
+	return db.readWrites(ctx)
 }
 
 // wrap prefixes err with "store: " and the formatted context, and scrubs the

@@ -33,5 +33,8 @@ func TestContract(t *testing.T) {
 				t.Fatalf("close before reopening: %v", err)
 			}
 			return open(t, db.Path())
+		},
+		func(t *testing.T, b store.Backend) store.Backend {
+			return open(t, b.(*DB).Path())
 		})
 }

@@ -363,6 +363,44 @@ func (c *contract) testRuns(t *testing.T, db store.Backend) {
 func (c *contract) retentionTests() []subtest {
 	return []subtest{
 		{"Prune", testPrune},
+		{"ForeignWrites", c.testForeignWrites},
+	}
+}
+
+// testForeignWrites: a handle counts the writes of observations another
+// handle on its database commits (ingests that change rows, prunes that
+// delete some), and never its own.
+func (c *contract) testForeignWrites(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	other := c.another(t, db)
+	foreign := func(want int64) {
+		t.Helper()
+		if n, err := db.ForeignWrites(ctx); err != nil || n != want {
+			t.Fatalf("ForeignWrites = %d (%v), want %d", n, err, want)
+		}
+	}
+	a := obs("a", 131.9, 43.1, t0.Add(-2*time.Hour))
+	ingest(t, db, "s", monitor.Batch{Observations: []monitor.Observation{a}})
+	if _, err := db.Prune(ctx, t0.Add(-time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	foreign(0)
+	b := obs("b", 131.9, 43.1, t0)
+	ingest(t, other, "s", monitor.Batch{Observations: []monitor.Observation{b}})
+	foreign(1)
+	foreign(1)
+	ingest(t, other, "s", monitor.Batch{Observations: []monitor.Observation{b}}) // unchanged: nothing written
+	if _, err := other.Prune(ctx, t0.Add(-time.Hour), 0); err != nil { // nothing to delete
+		t.Fatal(err)
+	}
+	foreign(1)
+	ingest(t, db, "s", monitor.Batch{Observations: []monitor.Observation{a}})
+	if _, err := other.Prune(ctx, t0.Add(-time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	foreign(2)
+	if n, err := other.ForeignWrites(ctx); err != nil || n != 3 {
+		t.Fatalf("the other handle's ForeignWrites = %d (%v), want 3: the first handle ingested, pruned and ingested", n, err)
 	}
 }
 

@@ -24,13 +24,14 @@ import (
 // Run runs the contract against the backend open returns; open is called for
 // each subtest and must return a new, empty, migrated database (closed by the
 // test's cleanup); reopen(t, b) closes b and opens the same database again,
-// for "across a restart".
+// for "across a restart"; another(t, b) opens a second handle on b's
+// database beside it, as another process would.
 //
 // The backends' clocks are not set: where the contract needs a time it passes
 // one, and the few methods that read the store's clock (ListSilences without
 // all, AddSilence with no start) are tested with times far from now.
-func Run(t *testing.T, open func(t *testing.T) store.Backend, reopen func(t *testing.T, b store.Backend) store.Backend) {
-	c := &contract{open: open, reopen: reopen}
+func Run(t *testing.T, open func(t *testing.T) store.Backend, reopen, another func(t *testing.T, b store.Backend) store.Backend) {
+	c := &contract{open: open, reopen: reopen, another: another}
 	for _, g := range []struct {
 		name  string
 		tests []subtest
@@ -54,8 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend, reopen func(t *tes
 
 // contract holds Run's arguments for the subtests.
 type contract struct {
-	open   func(t *testing.T) store.Backend
-	reopen func(t *testing.T, b store.Backend) store.Backend
+	open            func(t *testing.T) store.Backend
+	reopen, another func(t *testing.T, b store.Backend) store.Backend
 }
 
 // subtest is one named test of the contract on a fresh database.

@@ -390,7 +390,7 @@ func (c *contract) testForeignWrites(t *testing.T, db store.Backend) {
 	foreign(1)
 	foreign(1)
 	ingest(t, other, "s", monitor.Batch{Observations: []monitor.Observation{b}}) // unchanged: nothing written
-	if _, err := other.Prune(ctx, t0.Add(-time.Hour), 0); err != nil { // nothing to delete
+	if _, err := other.Prune(ctx, t0.Add(-time.Hour), 0); err != nil {           // nothing to delete
 		t.Fatal(err)
 	}
 	foreign(1)

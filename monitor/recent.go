@@ -59,6 +59,13 @@ type recentObs struct {
 	precision        Precision
 }
 
+// toRecent is what the index keeps of o: the fields rules read, the time
+// as the store keeps it.
+func toRecent(o *Observation) recentObs {
+	return recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
+		weight: o.Weight, source: o.Source, id: o.ID, kind: o.Kind, precision: o.Precision}
+}
+
 type recentKey struct {
 	cell int32
 	ms   int64
@@ -169,8 +176,9 @@ func (r *recent) apply(obs []Observation) error {
 	var rows []recentObs
 	for i := range obs {
 		if o := &obs[i]; o.FID != 0 {
-			rows = append(rows, recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
-				weight: o.Weight, source: o.Source, id: strings.Clone(o.ID), kind: o.Kind, precision: o.Precision})
+			r := toRecent(o)
+			r.id = strings.Clone(o.ID) // not the parser's buffer, which it may share
+			rows = append(rows, r)
 		}
 	}
 	if len(rows) == 0 {
@@ -321,9 +329,7 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 	r.horizon = ceilMilli(since)
 	rows := make([]recentObs, len(obs))
 	for i := range obs {
-		o := &obs[i]
-		rows[i] = recentObs{fid: o.FID, ms: o.Time.UnixMilli(), lon: o.Point.Lon(), lat: o.Point.Lat(),
-			weight: o.Weight, source: o.Source, id: o.ID, kind: o.Kind, precision: o.Precision}
+		rows[i] = toRecent(&obs[i])
 	}
 	if len(rows) > r.limit {
 		r.drop()

@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -22,16 +23,7 @@ import (
 // is exactly the store's.
 func TestRecentMatchesStore(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "recent.gpkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
+	st, e := recentEngine(t, filepath.Join(t.TempDir(), "recent.gpkg"))
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(11, 12))
 	kinds := []string{"fire", "flood", "news"}
@@ -98,7 +90,7 @@ func TestRecentMatchesStore(t *testing.T) {
 		t.Fatal("answered from memory before any load")
 	}
 	// Writes committed while the load runs wait and apply after its rows.
-	err = e.LoadRecentWith(ctx, now.Add(-50*time.Hour), func() {
+	err := e.LoadRecentWith(ctx, now.Add(-50*time.Hour), func() {
 		ingest("a", "", batch(500, 2500))
 	})
 	if err != nil {
@@ -135,16 +127,7 @@ func TestRecentMatchesStore(t *testing.T) {
 // next ones from memory with the alerts the store's answers gave.
 func TestEvaluateLoadsRecent(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "recent.gpkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
+	_, e := recentEngine(t, filepath.Join(t.TempDir(), "recent.gpkg"))
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	w := countWatch(t, monitor.NamedRule{})
 	var obs []monitor.Observation
@@ -181,16 +164,7 @@ func sameRows(a, b []monitor.Observation) bool {
 // limit stops answering from memory and still evaluates from the store.
 func TestRecentLimit(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "recent.gpkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
+	_, e := recentEngine(t, filepath.Join(t.TempDir(), "recent.gpkg"))
 	e.SetRecentLimit(4)
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	w := countWatch(t, monitor.NamedRule{})
@@ -229,21 +203,12 @@ func TestRecentLimit(t *testing.T) {
 func TestRecentSeesForeignWrites(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "recent.gpkg")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, e := recentEngine(t, path)
 	other, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	e, err := monitor.NewEngine(ctx, st, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	w := countWatch(t, monitor.NamedRule{})
 	batch := func(ids ...string) monitor.Batch {
@@ -304,4 +269,20 @@ func TestRecentSeesForeignWrites(t *testing.T) {
 	if got, ok := e.RecentQuery(q); !ok || len(got) != 0 {
 		t.Fatalf("after the prune memory answers %v with %d rows, want 0", ok, len(got))
 	}
+}
+
+// recentEngine opens a store at path and an engine on it, both closed when t ends.
+func recentEngine(t *testing.T, path string) (*sqlite.DB, *monitor.Engine) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := monitor.NewEngine(t.Context(), st, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	return st, e
 }

@@ -45,7 +45,6 @@ type recent struct {
 	pending []recentOp
 
 	cells    [][]recentObs       // by cell, sorted by (ms, fid)
-	occupied []int32             // the cells that may hold rows
 	byFID    map[int64]recentKey // where each row is
 	interned map[string]string   // sources and kinds, shared by their rows
 }
@@ -186,16 +185,33 @@ func (r *recent) apply(obs []Observation) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case r.loading:
-		r.pending = append(r.pending, recentOp{rows: rows})
-	case r.ready:
-		r.put(rows)
-		if r.off {
-			return fmt.Errorf("more than the %d observations kept in memory", r.limit)
-		}
+	if r.do(recentOp{rows: rows}) && r.off {
+		return fmt.Errorf("more than the %d observations kept in memory", r.limit)
 	}
 	return nil
+}
+
+// do applies op now when the index is loaded, or after the load that runs,
+// and reports whether it applied it now; otherwise the next load reads what
+// op did from the store. r.mu is held.
+func (r *recent) do(op recentOp) bool {
+	switch {
+	case r.loading:
+		r.pending = append(r.pending, op)
+	case r.ready:
+		r.run(op)
+		return true
+	}
+	return false
+}
+
+// run applies op to the index.
+func (r *recent) run(op recentOp) {
+	if op.rows != nil {
+		r.put(op.rows)
+	} else {
+		r.raise(op.forget)
+	}
 }
 
 // put stores rows, each replacing the row of its fid; rows dated before the
@@ -215,9 +231,6 @@ func (r *recent) put(rows []recentObs) {
 		o.source, o.kind = r.intern(o.source), r.intern(o.kind)
 		c := recentCell(o.lon, o.lat)
 		cell := r.cells[c]
-		if len(cell) == 0 {
-			r.occupied = append(r.occupied, c)
-		}
 		i, _ := slices.BinarySearchFunc(cell, o, compareRecent)
 		r.cells[c] = slices.Insert(cell, i, o)
 		r.byFID[o.fid] = recentKey{cell: c, ms: o.ms}
@@ -231,7 +244,7 @@ func (r *recent) put(rows []recentObs) {
 func (r *recent) drop() {
 	r.off, r.ready = true, false
 	clear(r.cells)
-	r.byFID, r.occupied = map[int64]recentKey{}, nil
+	r.byFID = map[int64]recentKey{}
 }
 
 func (r *recent) intern(s string) string {
@@ -246,15 +259,9 @@ func (r *recent) intern(s string) string {
 // forget raises the horizon to before, dropping the rows dated earlier: what
 // retention deleted from the store, or what no rule reads any more.
 func (r *recent) forget(before time.Time) {
-	ms := ceilMilli(before)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case r.loading:
-		r.pending = append(r.pending, recentOp{forget: ms})
-	case r.ready:
-		r.raise(ms)
-	}
+	r.do(recentOp{forget: ceilMilli(before)})
 }
 
 func (r *recent) raise(ms int64) {
@@ -262,21 +269,17 @@ func (r *recent) raise(ms int64) {
 		return
 	}
 	r.horizon = ms
-	keep := r.occupied[:0]
-	for _, c := range r.occupied {
-		cell := r.cells[c]
+	for c, cell := range r.cells {
 		n, _ := slices.BinarySearchFunc(cell, ms, func(o recentObs, t int64) int { return cmp.Compare(o.ms, t) })
 		for _, o := range cell[:n] {
 			delete(r.byFID, o.fid)
 		}
 		if n == len(cell) {
 			r.cells[c] = nil
-			continue
+		} else if n > 0 {
+			r.cells[c] = slices.Delete(cell, 0, n)
 		}
-		r.cells[c] = slices.Delete(cell, 0, n)
-		keep = append(keep, c)
 	}
-	r.occupied = keep
 }
 
 // startLoad claims the load of the index from since on, unless one runs.
@@ -325,7 +328,6 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 	}
 	clear(r.cells)
 	clear(r.byFID)
-	r.occupied = r.occupied[:0]
 	r.horizon = ceilMilli(since)
 	rows := make([]recentObs, len(obs))
 	for i := range obs {
@@ -338,11 +340,7 @@ func (r *recent) finish(obs []Observation, since time.Time, err error) error {
 	}
 	r.put(rows)
 	for _, op := range pending {
-		if op.rows != nil {
-			r.put(op.rows)
-		} else {
-			r.raise(op.forget)
-		}
+		r.run(op)
 	}
 	r.ready = !r.off && !r.discard
 	r.discard = false

@@ -329,12 +329,7 @@ func (db *DB) ingestTx(ctx context.Context, b *stagedBatch, upsert bool) (monito
 		}
 		var ords map[roundID]int32 // built for the first row written: not for an unchanged batch
 		for r := int32(1); r <= b.rounds; r++ {
-			if upsert {
-				err = upsertRound(ctx, tx, r, b, &ords, &res)
-			} else {
-				err = mergeRound(ctx, tx, r, b, &ords, &res)
-			}
-			if err != nil {
+			if err := moveRound(ctx, tx, upsert, r, b, &ords, &res); err != nil {
 				return res, err
 			}
 		}
@@ -445,49 +440,20 @@ func registerGeometry(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// mergeRound moves round r of the staging table into observations: updates
-// of stored rows whose content differs, then inserts of the rest. In later
-// rounds every record's row exists (the first round added it), so they
-// only update.
-func mergeRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
-	err := writeRound(ctx, tx, mergeSQL, r, b, ords, func(inserted bool) {
-		if inserted {
-			res.Added++
-		} else {
-			res.Updated++
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("merge round %d: %w", r, err)
+// moveRound moves round r of the staging table into observations, with
+// mergeSQL (updates of stored rows whose content differs, then inserts of the
+// rest) or, with upsert, upsertSQL; it notes the rows written in b.written and
+// counts them. In the first round an inserted row is added and an updated one
+// updated; in later rounds every row written is an update (of a row stored
+// before the batch or added by an earlier round).
+func moveRound(ctx context.Context, tx pgx.Tx, upsert bool, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
+	query, what := mergeSQL, "merge"
+	if upsert {
+		query, what = upsertSQL, "upsert"
 	}
-	return nil
-}
-
-// upsertRound moves round r of the staging table into observations and
-// counts its rows: in the first round an inserted row is added and an
-// updated one updated; in later rounds every row written is an update (of
-// a row stored before the batch or added by an earlier round).
-func upsertRound(ctx context.Context, tx pgx.Tx, r int32, b *stagedBatch, ords *map[roundID]int32, res *monitor.IngestResult) error {
-	err := writeRound(ctx, tx, upsertSQL, r, b, ords, func(inserted bool) {
-		if inserted && r == 1 {
-			res.Added++
-		} else {
-			res.Updated++
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("upsert round %d: %w", r, err)
-	}
-	return nil
-}
-
-// writeRound runs query (mergeSQL or upsertSQL) for round r, notes the
-// rows it wrote in b.written and counts each with count.
-func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *stagedBatch, ords *map[roundID]int32,
-	count func(inserted bool)) error {
 	rows, err := tx.Query(ctx, query, b.stamp, rowcodec.NullString(b.ns), r)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s round %d: %w", what, r, err)
 	}
 	defer rows.Close()
 	var (
@@ -497,20 +463,27 @@ func writeRound(ctx context.Context, tx pgx.Tx, query string, r int32, b *staged
 	)
 	for rows.Next() {
 		if err := rows.Scan(&w.fid, &w.source, &extID, &inserted); err != nil {
-			return err
+			return fmt.Errorf("%s round %d: %w", what, r, err)
 		}
 		if *ords == nil {
 			*ords = b.ords()
 		}
 		ord, ok := (*ords)[roundID{r, extID}]
 		if !ok {
-			return fmt.Errorf("wrote %s/%s, which round %d does not stage", w.source, extID, r)
+			return fmt.Errorf("%s round %d wrote %s/%s, which it does not stage", what, r, w.source, extID)
 		}
 		w.ord = ord
 		b.written = append(b.written, w)
-		count(inserted)
+		if inserted && r == 1 {
+			res.Added++
+		} else {
+			res.Updated++
+		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s round %d: %w", what, r, err)
+	}
+	return nil
 }
 
 // stagingRow is o's row of the staging table, in stagingColumns order.

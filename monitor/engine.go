@@ -497,19 +497,10 @@ func (e *Engine) loadRecent(ctx context.Context, since time.Time) (int, error) {
 // that later evaluations are answered from memory: at most one load at a time,
 // and a new one no sooner than recentRetry after the last.
 func (e *Engine) remember(window time.Duration, now time.Time) {
-	e.loadMu.Lock()
-	e.keep = max(e.keep, window)
-	since := now.Add(-e.keep - recentSlack)
-	if !e.lastLoad.IsZero() && now.Sub(e.lastLoad) < recentRetry && now.Sub(e.lastLoad) >= 0 {
-		e.loadMu.Unlock()
+	since, ok := e.claimLoad(window, now, true)
+	if !ok {
 		return
 	}
-	if !e.recent.startLoad() {
-		e.loadMu.Unlock()
-		return
-	}
-	e.lastLoad = now
-	e.loadMu.Unlock()
 	started := e.loads.run(func(ctx context.Context) {
 		if _, err := e.loadRecent(ctx, since); err != nil && ctx.Err() == nil {
 			e.log.Warn("recent observations not loaded; evaluations query the store", zap.Error(err))
@@ -518,6 +509,23 @@ func (e *Engine) remember(window time.Duration, now time.Time) {
 	if !started {
 		e.recent.abandon()
 	}
+}
+
+// claimLoad records window as evaluated and claims a load of the recent
+// index, covering the longest window evaluated before now, unless one runs
+// or (with retry) the last started under recentRetry ago.
+func (e *Engine) claimLoad(window time.Duration, now time.Time, retry bool) (since time.Time, ok bool) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	e.keep = max(e.keep, window)
+	if ago := now.Sub(e.lastLoad); retry && !e.lastLoad.IsZero() && ago >= 0 && ago < recentRetry {
+		return time.Time{}, false
+	}
+	if !e.recent.startLoad() {
+		return time.Time{}, false
+	}
+	e.lastLoad = now
+	return now.Add(-e.keep - recentSlack), true
 }
 
 // trim drops from the recent index what no window evaluated reaches any more.
@@ -543,14 +551,13 @@ func (e *Engine) Preload(ctx context.Context, watches []*Watch, now time.Time) e
 			window = max(window, nr.Rule.Window())
 		}
 	}
-	if window == 0 || !e.recent.startLoad() {
+	if window == 0 {
 		return nil
 	}
-	e.loadMu.Lock()
-	e.keep = max(e.keep, window)
-	since := now.Add(-e.keep - recentSlack)
-	e.lastLoad = now
-	e.loadMu.Unlock()
+	since, ok := e.claimLoad(window, now, false)
+	if !ok {
+		return nil
+	}
 	start := time.Now()
 	n, err := e.loadRecent(ctx, since)
 	if err != nil {

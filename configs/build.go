@@ -50,7 +50,7 @@ func (b *builder) source(path string, s SourceConfig) {
 	case "csv":
 		used["url"], used["kind"], used["fields"], used["preset"], used["delimiter"] = true, true, true, true, true
 		used["header"], used["columns"], used["min_columns"], used["lazy_quotes"], used["precisions"] = true, true, true, true, true
-		used["time_zone"], used["max_event_lag"] = true, true
+		used["time_zone"], used["max_event_lag"], used["keep_row"] = true, true, true
 		if s.URL == "" {
 			b.fail(path+".url", nil, ErrRequired)
 		}
@@ -148,7 +148,7 @@ func (b *builder) source(path string, s SourceConfig) {
 		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
 		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
 		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
-		"precisions": s.Precisions != nil, "time_zone": s.TimeZone != "", "max_event_lag": s.MaxEventLag != "",
+		"precisions": s.Precisions != nil, "time_zone": s.TimeZone != "", "max_event_lag": s.MaxEventLag != "", "keep_row": s.KeepRow,
 		"id_namespace": s.IDNamespace != "", "time": s.Time != "", "time_pattern": s.TimePattern != "", "time_layout": s.TimeLayout != nil,
 	} {
 		if set && !used[field] {
@@ -468,7 +468,7 @@ func (b *builder) ruleErr(path string, err error) {
 // csvOptions maps a csv source's config onto csv.Options and checks them with
 // the csv package's own validation (an unknown preset, a missing column).
 func (b *builder) csvOptions(path string, s SourceConfig) (csv.Options, bool) {
-	opt := csv.Options{Preset: s.Preset, Columns: s.Columns, MinColumns: s.MinColumns, LazyQuotes: s.LazyQuotes, DefaultKind: s.Kind}
+	opt := csv.Options{Preset: s.Preset, Columns: s.Columns, MinColumns: s.MinColumns, LazyQuotes: s.LazyQuotes, DefaultKind: s.Kind, KeepRow: s.KeepRow}
 	if s.Header != nil {
 		opt.Header = *s.Header
 	}

@@ -132,6 +132,7 @@ type SourceConfig struct {
 	Precisions  map[string]string `yaml:"precisions"`    // csv: precision column value → exact|city|region|country
 	TimeZone    string            `yaml:"time_zone"`     // csv: IANA name or offset (+03:00) of times written without a zone (default UTC)
 	MaxEventLag string            `yaml:"max_event_lag"` // csv: reject rows whose fields.event_time is this long before their time; 0s: off
+	KeepRow     bool              `yaml:"keep_row"`      // csv: keep the whole row in properties, not only the columns no field holds
 
 	IDNamespace string `yaml:"id_namespace"` // geojson, csv, rss, spool: ids shared with the sources naming the same namespace; stored once
 

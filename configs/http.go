@@ -160,7 +160,7 @@ func (b *builder) pushSource(path string, s SourceConfig) {
 		"min_confidence": s.MinConfidence != nil, "max_places": s.MaxPlaces != nil,
 		"preset": s.Preset != "", "delimiter": s.Delimiter != "", "header": s.Header != nil,
 		"columns": s.Columns != nil, "min_columns": s.MinColumns != 0, "lazy_quotes": s.LazyQuotes,
-		"precisions": s.Precisions != nil,
+		"precisions": s.Precisions != nil, "keep_row": s.KeepRow,
 	} {
 		if set {
 			b.fail(path+"."+field, nil, fmt.Errorf("%w (push: records arrive by POST)", ErrNotApplied))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,12 +88,27 @@ func TestIngestUsage(t *testing.T) {
 }
 
 // TestIngestConfigSource reads a csv file with the options of the config's
-// csv source of the same name, and lists the run with `geowatch sources`.
+// csv source of the same name, stores in properties only the columns no field
+// holds (the whole row with keep_row), and lists the run with `geowatch sources`.
 func TestIngestConfigSource(t *testing.T) {
+	for _, tc := range []struct {
+		keepRow bool
+		want    string
+	}{
+		{false, `{"note":"two trucks"}`},
+		{true, `{"ref":"1","when":"2024-05-01T10:00:00+03:00","y":"43.1","x":"131.9","note":"two trucks"}`},
+	} {
+		t.Run(fmt.Sprintf("keep_row=%v", tc.keepRow), func(t *testing.T) {
+			testIngestConfigSource(t, tc.keepRow, tc.want)
+		})
+	}
+}
+
+func testIngestConfigSource(t *testing.T, keepRow bool, wantProps string) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "geowatch.gpkg")
 	file := filepath.Join(dir, "events.tsv")
-	writeFile(t, file, "ref\twhen\ty\tx\n1\t2024-05-01T10:00:00Z\t43.1\t131.9\n2\t2024-05-01T11:00:00Z\t\t131.9\n")
+	writeFile(t, file, "ref\twhen\ty\tx\tnote\n1\t2024-05-01T10:00:00+03:00\t43.1\t131.9\ttwo trucks\n2\t2024-05-01T11:00:00Z\t\t131.9\t\n")
 	cfg := filepath.Join(dir, "geowatch.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`
 database: %s
@@ -104,14 +120,27 @@ sources:
     delimiter: "\t"
     header: true
     kind: report
+    keep_row: %v
     fields: {id: ref, time: when, lat: y, lon: x}
-`, db, file))
+`, db, file, keepRow))
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), []string{"ingest", "--config", cfg, file, "--source", "sheet"}, &stdout, &stderr); err != nil {
 		t.Fatalf("ingest: %v\n%s", err, stderr.String())
 	}
 	if got, want := stdout.String(), "seen 2, added 1, updated 0, unchanged 0, rejected 1\n"; got != want {
 		t.Errorf("ingest printed %q, want %q", got, want)
+	}
+	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var props, observed string
+	if err := c.QueryRowContext(t.Context(), `SELECT properties, observed_at || '' FROM observations WHERE ext_id = '1'`).Scan(&props, &observed); err != nil {
+		t.Fatal(err)
+	}
+	if props != wantProps || observed != "2024-05-01T07:00:00.000Z" {
+		t.Errorf("row 1 stored properties %s, observed_at %s; want %s, 2024-05-01T07:00:00.000Z", props, observed, wantProps)
 	}
 
 	stdout.Reset()

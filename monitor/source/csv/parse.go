@@ -103,6 +103,10 @@ type Options struct {
 	// MaxBytes (max_bytes) caps the input after decompression (default 1 GiB), so
 	// that a zip or gzip bomb fails instead of filling memory or disk.
 	MaxBytes int64
+	// KeepRow (keep_row) keeps the whole row in an observation's properties.
+	// By default they hold only what the observation's own fields do not:
+	// every column but those a field stores as read (see plan.stored).
+	KeepRow bool
 }
 
 // Fields map columns onto Observation fields. Each names a column by its name
@@ -199,6 +203,7 @@ func (o Options) overlay(with Options) Options {
 	}
 	o.Header = o.Header || with.Header
 	o.LazyQuotes = o.LazyQuotes || with.LazyQuotes
+	o.KeepRow = o.KeepRow || with.KeepRow
 	if with.Columns != nil {
 		o.Columns = with.Columns
 	}
@@ -423,6 +428,7 @@ type plan struct {
 	defaultKind                           string
 	delimiter                             rune
 	compose                               composeFunc
+	keepRow                               bool
 }
 
 func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
@@ -439,6 +445,7 @@ func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
 		defaultKind:  opt.DefaultKind,
 		delimiter:    opt.Delimiter,
 		compose:      compose,
+		keepRow:      opt.KeepRow,
 	}
 	if opt.MinColumns > 0 && opt.MinColumns < p.min {
 		p.min = opt.MinColumns
@@ -547,7 +554,8 @@ func (r row) get(name string) string {
 // observation field, for a composed one), an error wrapping a sentinel, and the
 // observation as far as it was read, so that the reject can show the id.
 //
-// props are the observation's properties; nil gives the row as a JSON object.
+// props are the observation's properties; nil gives the row as a JSON object
+// (see properties).
 func (p *plan) observe(rec []string, props []byte) (monitor.Observation, string, error) {
 	var o monitor.Observation
 	if !p.fits(len(rec)) {
@@ -620,11 +628,10 @@ func (p *plan) observe(rec []string, props []byte) (monitor.Observation, string,
 	if o.Precision, err = p.parsePrecision(r.at(p.precision)); err != nil {
 		return o, p.names[p.precision], err
 	}
-	if o.Properties = props; props == nil {
-		o.Properties = p.properties(rec)
-	}
-
 	o.Normalize()
+	if o.Properties = props; props == nil {
+		o.Properties = p.properties(rec, &o)
+	}
 	if err := o.Validate(); err != nil {
 		var fe *monitor.FieldError
 		if !errors.As(err, &fe) {
@@ -728,8 +735,9 @@ func (p *plan) parsePrecision(s string) (monitor.Precision, error) {
 }
 
 // properties returns the row as a JSON object of column name to value, in the
-// file's column order.
-func (p *plan) properties(rec []string) []byte {
+// file's column order: every column with KeepRow, else only those whose value
+// o does not already hold (see stored); nil when that leaves none.
+func (p *plan) properties(rec []string, o *monitor.Observation) []byte {
 	n := 2
 	for i, v := range rec {
 		n += len(p.keys[i]) + len(v) + 3
@@ -737,13 +745,50 @@ func (p *plan) properties(rec []string) []byte {
 	out := make([]byte, 0, n)
 	out = append(out, '{')
 	for i, v := range rec {
-		if i > 0 {
+		if !p.keepRow && p.stored(i, v, o) {
+			continue
+		}
+		if len(out) > 1 {
 			out = append(out, ',')
 		}
 		out = append(out, p.keys[i]...)
 		out = appendJSONString(out, v)
 	}
+	if len(out) == 1 {
+		return nil
+	}
 	return append(out, '}')
+}
+
+// stored reports whether o's own fields already hold column i's value v, so
+// that properties need not repeat it: an empty value; the time columns,
+// updated (once parsed), lat, lon and weight, which the fields hold parsed;
+// the id, id fallback, kind, place, text and url columns when the field holds
+// v unchanged (a preset's composition or the replacement of control
+// characters changes it, and then the column is kept); and precision when it
+// holds precision names, not codes that a precisions map reads.
+func (p *plan) stored(i int, v string, o *monitor.Observation) bool {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return true
+	case i == p.time || i == p.lat || i == p.lon || i == p.weight || slices.Contains(p.timeColumns, i):
+		return true
+	case i == p.updated:
+		return !o.Revised.IsZero()
+	case i == p.id || i == p.idFallback:
+		return o.ID == v
+	case i == p.kind:
+		return o.Kind == v
+	case i == p.place:
+		return o.Place == v
+	case i == p.text:
+		return o.Title == v
+	case i == p.url:
+		return o.URL == v
+	case i == p.precision:
+		return p.precisions == nil
+	}
+	return false
 }
 
 // raw writes the row back as delimited text, to keep with its reject.

@@ -38,11 +38,51 @@ func TestParseRow(t *testing.T) {
 		ID: "a1", Time: time.Date(2020, 5, 9, 8, 0, 0, 0, time.UTC), Point: orb.Point{30.31, 59.93},
 		Place: "Saint Petersburg, Russia", Kind: "fire", Title: "Smoke seen", URL: "https://example.org/a1",
 		Weight: 2.5, Precision: monitor.PrecisionCity,
-		Properties: json.RawMessage(`{"id":"a1","time":"2020-05-09T10:00:00+02:00","lat":"59.93","lon":"30.31","kind":"fire",` +
-			`"place":"Saint Petersburg, Russia","text":"Smoke seen","url":"https://example.org/a1","weight":"2.5","precision":"city"}`),
+		// Every column is in a field as read: nothing is left for properties.
 	}
 	if !equalObs(got, want) {
 		t.Errorf("observation\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestParseProperties: properties keep the columns the fields do not hold as
+// read, and the whole row with KeepRow.
+func TestParseProperties(t *testing.T) {
+	const header = "id,alt,time,lat,lon,kind,place,text,url,weight,precision,updated,note\n"
+	tests := []struct {
+		name, row string
+		opt       func(*Options)
+		want      string
+	}{
+		{"mapped columns left out", "a1,,2020-05-09T10:00:00+02:00,59.93,30.31,fire,Narva,Smoke,https://e.org/a,2.5,city,2020-05-10T00:00:00Z,seen twice", nil,
+			`{"note":"seen twice"}`},
+		{"keep_row", "a1,,2020-05-09T10:00:00+02:00,59.93,30.31,fire,Narva,Smoke,https://e.org/a,2.5,city,,seen twice", func(o *Options) { o.KeepRow = true },
+			`{"id":"a1","alt":"","time":"2020-05-09T10:00:00+02:00","lat":"59.93","lon":"30.31","kind":"fire","place":"Narva","text":"Smoke",` +
+				`"url":"https://e.org/a","weight":"2.5","precision":"city","updated":"","note":"seen twice"}`},
+		{"a value the field changed is kept", "a1,,2020-05-09T10:00:00Z,59.93,30.31,fire,\"Nar\x00va\",Smoke,,,,,", nil,
+			`{"place":"Nar\u0000va"}`},
+		{"an empty kind defaulted is left out", "a1,,2020-05-09T10:00:00Z,59.93,30.31,,,,,,,,", func(o *Options) { o.DefaultKind = "report" }, ``},
+		{"an id fallback taken is left out, one not taken kept", "a1,b1,2020-05-09T10:00:00Z,59.93,30.31,,,,,,,,", func(o *Options) { o.Fields.IDFallback = "alt" },
+			`{"alt":"b1"}`},
+		{"", ",b1,2020-05-09T10:00:00Z,59.93,30.31,,,,,,,,", func(o *Options) { o.Fields.IDFallback = "alt" }, ``},
+		{"precision codes are kept", "a1,,2020-05-09T10:00:00Z,59.93,30.31,,,,,,4,,", func(o *Options) {
+			o.Precisions = map[string]monitor.Precision{"4": monitor.PrecisionCity}
+		}, `{"precision":"4"}`},
+		{"an updated time that does not parse is kept", "a1,,2020-05-09T10:00:00Z,59.93,30.31,,,,,,,yesterday,", nil, `{"updated":"yesterday"}`},
+	}
+	for _, tc := range tests {
+		opt := plainOpt
+		opt.Fields.Updated = "updated"
+		if tc.opt != nil {
+			tc.opt(&opt)
+		}
+		b, err := Parse(strings.NewReader(header+tc.row+"\n"), opt)
+		if err != nil || len(b.Observations) != 1 {
+			t.Fatalf("%s: %v, %d observations %v", tc.name, err, len(b.Observations), b.Rejects)
+		}
+		if got := string(b.Observations[0].Properties); got != tc.want {
+			t.Errorf("%s: properties %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -233,7 +273,7 @@ func TestParseHeaderless(t *testing.T) {
 		t.Fatalf("got %d observations, %d rejects; want 1, 2", len(b.Observations), len(b.Rejects))
 	}
 	o := b.Observations[0]
-	if o.ID != "a" || o.Kind != "sighting" || o.Point != (orb.Point{20, 10.5}) || string(o.Properties) != `{"#1":"a","#2":"10.5","#3":"20","#4":"2020-05-09"}` {
+	if o.ID != "a" || o.Kind != "sighting" || o.Point != (orb.Point{20, 10.5}) || o.Properties != nil {
 		t.Errorf("observation = %+v", o)
 	}
 	for i, want := range []monitor.Reject{

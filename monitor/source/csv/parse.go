@@ -429,6 +429,7 @@ type plan struct {
 	delimiter                             rune
 	compose                               composeFunc
 	keepRow                               bool
+	scratch                               []byte // properties' buffer, reused row to row
 }
 
 func newPlan(opt Options, names []string, compose composeFunc) (*plan, error) {
@@ -738,12 +739,7 @@ func (p *plan) parsePrecision(s string) (monitor.Precision, error) {
 // file's column order: every column with KeepRow, else only those whose value
 // o does not already hold (see stored); nil when that leaves none.
 func (p *plan) properties(rec []string, o *monitor.Observation) []byte {
-	n := 2
-	for i, v := range rec {
-		n += len(p.keys[i]) + len(v) + 3
-	}
-	out := make([]byte, 0, n)
-	out = append(out, '{')
+	out := append(p.scratch[:0], '{')
 	for i, v := range rec {
 		if !p.keepRow && p.stored(i, v, o) {
 			continue
@@ -754,10 +750,11 @@ func (p *plan) properties(rec []string, o *monitor.Observation) []byte {
 		out = append(out, p.keys[i]...)
 		out = appendJSONString(out, v)
 	}
+	p.scratch = out
 	if len(out) == 1 {
 		return nil
 	}
-	return append(out, '}')
+	return append(append(make([]byte, 0, len(out)+1), out...), '}') // exactly sized: it lives as long as the row
 }
 
 // stored reports whether o's own fields already hold column i's value v, so

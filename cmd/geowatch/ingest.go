@@ -28,18 +28,21 @@ import (
 )
 
 // ingestChunk is how many records ingest stores per batch (one transaction):
-// large enough that a transaction's overhead does not matter, small enough that
-// a big file is never held whole as observations. NDJSON is read in chunks of
-// this many lines; CSV in csv.DefaultChunkRows rows. A variable so tests can
-// cross chunk boundaries with small files.
-var ingestChunk = 50_000
+// large enough that a transaction's overhead does not matter (20,000 and
+// 50,000 rows loaded the 1M-row bench workload at the same rate), small enough
+// that a big file is never held whole as observations: two batches are in
+// memory at once, the one parsed and the one stored, and at 50,000 rows they
+// were 70 MB of the Go heap. NDJSON and CSV are read in chunks of this many
+// records. A variable so tests can cross chunk boundaries with small files.
+var ingestChunk = 20_000
 
 // ingestMemoryLimit is the Go heap's soft limit during an import (unless
-// GOMEMLIMIT is set). With the writer's 64 MB page cache (store.WithLowMemory)
-// and one malloc arena, a 1M-row CSV import peaked at 295 MB resident (768–823
-// MB before) in 36 s of user CPU (39–43 s before). A 32 MB cache and an 80 MB
-// limit gave 249–260 MB but 48–52 s: the collector and the cache misses cost
-// more than they saved.
+// GOMEMLIMIT is set). With the writer's 64 MB page cache and its statement
+// journals on disk (store.WithLowMemory), one malloc arena and 20,000-row
+// batches, a 1M-row CSV import peaks at 196 MB resident (295 MB with 50,000
+// rows and the journals in memory; 768–823 MB before any of this). A 32 MB
+// cache and an 80 MB limit cost 30 % more time for 40 MB less: the collector
+// and the cache misses cost more than they saved.
 const ingestMemoryLimit = 112 << 20
 
 // cmdIngest imports one file through the engine, as a run of the source NAME:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/geowatch/geowatch/geo"
@@ -90,6 +92,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	size := fileBytes(*dbPath)
 	st, err := sqlite.Open(ctx, *dbPath)
 	if err != nil {
 		return err
@@ -102,6 +105,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !load {
 		fmt.Fprintf(stdout, "load      skipped: measuring %s as it is\n", *dbPath)
 	}
+	stored, err := st.CountObservations(ctx)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "disk      %d observations in %.1f MB (%.0f B each; the file, its WAL checkpointed, spatial_index %s)\n",
+		stored, mb(size), float64(size)/float64(max(stored, 1)), map[bool]string{true: "rtree", false: "off"}[st.SpatialIndexOn()])
 
 	q := monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil}
 	lat := make([]time.Duration, 0, *queries)
@@ -142,7 +152,55 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cmd := exec.CommandContext(ctx, exe, "bench", "--open-only", "--db", *dbPath)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	return cmd.Run()
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	if load {
+		return benchIngestCLI(ctx, exe, dir, *workload, spatial, stdout, stderr)
+	}
+	return nil
+}
+
+// benchIngestCLI imports the workload with `geowatch ingest` in a process of
+// its own, as a user would, through a config whose csv source maps its
+// columns, and reports its rate and peak resident memory (the kernel's
+// maxrss of the child).
+func benchIngestCLI(ctx context.Context, exe, dir, workload string, spatial store.SpatialIndex, stdout, stderr io.Writer) error {
+	db := filepath.Join(dir, "ingest.gpkg")
+	defer removeDB(db)
+	cfg := filepath.Join(dir, "ingest.yaml")
+	yaml := fmt.Sprintf(`database: %q
+spatial_index: %s
+sources:
+  - name: bench
+    type: csv
+    url: %q
+    schedule: "@daily"
+    header: true
+    fields: {id: id, time: time, lat: lat, lon: lon, kind: kind}
+`, db, spatial, workload)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, exe, "ingest", workload, "--source", "bench", "--config", cfg)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bench: geowatch ingest: %w", err)
+	}
+	took := time.Since(start)
+	var res monitor.IngestResult
+	if _, err := fmt.Sscanf(out.String(), "seen %d, added %d", &res.Seen, &res.Added); err != nil {
+		return fmt.Errorf("bench: geowatch ingest printed %q: %w", out.String(), err)
+	}
+	rss := "unknown"
+	if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = fmt.Sprintf("%.1f MB", float64(u.Maxrss)/1024) // KiB on Linux
+	}
+	_, err := fmt.Fprintf(stdout, "ingest    geowatch ingest (a process, CSV, %d-row transactions, spatial_index %s): %d added in %.2f s, %.0f obs/s, peak RSS %s\n",
+		ingestChunk, spatial, res.Added, took.Seconds(), float64(res.Added)/took.Seconds(), rss)
+	return err
 }
 
 // benchMemory measures the engine's answers from memory against the store's on
@@ -398,6 +456,17 @@ func median(v []float64) float64 {
 	}
 	return s[len(s)/2]
 }
+
+// fileBytes is the size of the file at path, 0 when it cannot be read.
+func fileBytes(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func mb(n int64) float64 { return float64(n) / (1 << 20) }
 
 func removeDB(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm"} {

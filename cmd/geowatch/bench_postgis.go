@@ -85,6 +85,10 @@ func benchPostgres(ctx context.Context, url, dir, workload string, batch, rounds
 			"plain COPY of the same rows into the same indexed table %.0f rows/s\n", r+1, res.Added, took.Seconds(), rate, batch, copyRate)
 	}
 	fmt.Fprintf(stdout, "load      PostgreSQL: %.2f× a plain COPY (median of %d rounds)\n", median(ratios), rounds)
+	pgSize, err := db.ObservationsSize(ctx)
+	if err != nil {
+		return err
+	}
 	if err := db.Analyze(ctx); err != nil {
 		return err
 	}
@@ -126,10 +130,15 @@ func benchPostgres(ctx context.Context, url, dir, workload string, batch, rounds
 	if err != nil {
 		return err
 	}
-	liteRound, err := benchSQLiteRound(ctx, filepath.Join(dir, "round.gpkg"), workload, batch, ws)
+	litePath := filepath.Join(dir, "round.gpkg")
+	liteRound, err := benchSQLiteRound(ctx, litePath, workload, batch, ws)
 	if err != nil {
 		return err
 	}
+	liteSize := fileBytes(litePath)
+	fmt.Fprintf(stdout, "disk      %d observations: PostgreSQL's table and indexes %.1f MB (%.0f B a row); the SQLite file of the same rows "+
+		"without the R*Tree %.1f MB: %.2f× PostgreSQL's\n", len(rows), mb(pgSize), float64(pgSize)/float64(len(rows)),
+		mb(liteSize), float64(liteSize)/float64(pgSize))
 	fmt.Fprintf(stdout, "round     1000 watches (count + cluster, 50 km) from the store: PostgreSQL %.1f ms, SQLite %.1f ms on the same rows: %.2f× SQLite's\n",
 		ms(pgRound.took), ms(liteRound.took), pgRound.took.Seconds()/liteRound.took.Seconds())
 	return nil
@@ -143,14 +152,18 @@ func benchSQLiteRound(ctx context.Context, path, workload string, batch int, ws 
 	if err != nil {
 		return roundStats{}, err
 	}
-	defer st.Close()
 	engine, err := monitor.NewEngine(ctx, st, zap.NewNop())
 	if err != nil {
+		st.Close()
 		return roundStats{}, err
 	}
 	engine.SetRecentLimit(0)
-	if _, _, err := benchLoad(ctx, engine, workload, batch); err != nil {
-		return roundStats{}, err
+	var stats roundStats
+	if _, _, err = benchLoad(ctx, engine, workload, batch); err == nil {
+		stats, err = benchRound(ctx, engine, ws)
 	}
-	return benchRound(ctx, engine, ws)
+	if cerr := st.Close(); err == nil { // closing checkpoints the WAL into the file
+		err = cerr
+	}
+	return stats, err
 }

@@ -127,6 +127,14 @@ func (db *DB) Empty(ctx context.Context) error {
 	return db.wrap(err, "empty %s", db.name)
 }
 
+// ObservationsSize returns the bytes on disk of the observations table with
+// its indexes and TOAST (pg_total_relation_size).
+func (db *DB) ObservationsSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT pg_total_relation_size('observations')`).Scan(&n)
+	return n, db.wrap(err, "size of observations in %s", db.name)
+}
+
 // Analyze updates the planner's statistics of observations, as autovacuum
 // would after a bulk load, so the bench's query plans are the settled ones.
 func (db *DB) Analyze(ctx context.Context) error {

@@ -201,11 +201,10 @@ func WithWALLimits(warn, max int64) Option {
 }
 
 // WithLowMemory keeps the writer's memory small for a bulk import of
-// millions of rows within a memory budget (`geowatch ingest`): a 64 MB page
+// millions of rows within a memory budget (`geowatch ingest`): a 48 MB page
 // cache instead of 256 MB, no memory-mapped reads on the writer, whose
 // mapped pages of a large file otherwise count in the process's resident
-// memory, and statement journals past 64 KiB in a temporary file rather than
-// in memory (SQLite). Readers are as usual.
+// memory. Readers are as usual.
 func WithLowMemory() Option { return func(o *Options) { o.LowMemory = true } }
 
 // WithDurability sets when commits reach the disk; the default is DurabilityNormal.

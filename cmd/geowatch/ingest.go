@@ -37,13 +37,12 @@ import (
 var ingestChunk = 20_000
 
 // ingestMemoryLimit is the Go heap's soft limit during an import (unless
-// GOMEMLIMIT is set). With the writer's 64 MB page cache and its statement
-// journals on disk (store.WithLowMemory), one malloc arena and 20,000-row
-// batches, a 1M-row CSV import peaks at 196 MB resident (295 MB with 50,000
-// rows and the journals in memory; 768–823 MB before any of this). A 32 MB
-// cache and an 80 MB limit cost 30 % more time for 40 MB less: the collector
-// and the cache misses cost more than they saved.
-const ingestMemoryLimit = 112 << 20
+// GOMEMLIMIT is set). With the writer's 48 MB page cache (store.WithLowMemory)
+// and its statement journals on disk, one malloc arena and 20,000-row
+// batches, a 1M-row CSV import peaked at 165–181 MB resident in three runs,
+// in 28–30 s (with a 64 MB cache and a 112 MB limit: 185–230 MB; with 50,000
+// rows and the journals in memory: 295–310 MB; 768–823 MB before any of this).
+const ingestMemoryLimit = 96 << 20
 
 // cmdIngest imports one file through the engine, as a run of the source NAME:
 // records are validated, stored, rejected and counted in the sources table

@@ -55,7 +55,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfgPath := fs.String("config", "", "config `FILE` (default: the embedded default config)")
 	dbPath := fs.String("db", "", "database: a SQLite `PATH` or a postgres:// URL (default: the config's database)")
 	var fields fieldFlags
-	fs.Var(&fields, "field", "ndjson: `FIELD=MEMBER` reads FIELD (id, time, time_layout, lat, lon, kind, place, text, url, weight, precision, updated) from the objects' MEMBER (repeatable; default: the field's own name, text from title)")
+	fs.Var(&fields, "field", "csv, ndjson: `FIELD=NAME` reads FIELD (id, time, time_layout, lat, lon, kind, place, text, url, weight, precision, updated) from the column (csv, by its header; over --preset's or the config source's) or the objects' member NAME (repeatable; ndjson default: the field's own name, text from title)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -72,8 +72,8 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *format != "auto" && *format != "geojson" && *format != "csv" && *format != "ndjson":
 		return usageError{fmt.Sprintf("ingest: --format %q: want geojson, csv, ndjson or auto", *format)}
 	}
-	if fields.set && *format != "auto" && *format != "ndjson" {
-		return usageError{"ingest: --field is for ndjson files"}
+	if fields.set && *format == "geojson" {
+		return usageError{"ingest: --field is for csv and ndjson files (GeoJSON takes the config's fields)"}
 	}
 	file := files[0]
 	cfg, plan, err := loadConfig(*cfgPath)
@@ -99,10 +99,6 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	if fields.set && typ == "csv" {
-		return usageError{"ingest: --field is for ndjson files"}
-	}
-
 	bar := newProgressBar(stderr, info.Size(), filepath.Base(file))
 	var in io.Reader = f
 	if bar != nil {
@@ -111,7 +107,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var src monitor.Source
 	switch typ {
 	case "csv":
-		opt, err := csvOptions(*preset, *name, plan.Checks)
+		opt, err := csvOptions(*preset, *name, plan.Checks, fields)
 		if err != nil {
 			return err
 		}
@@ -317,25 +313,32 @@ func sniffFormat(f *os.File) (string, error) {
 
 // csvOptions are the options of --preset, else those of the config's csv
 // source of that name.
-func csvOptions(preset, name string, checks []daemon.Check) (csv.Options, error) {
-	if preset != "" {
-		opt := csv.Options{Preset: preset}
-		if err := opt.Validate(); err != nil {
-			return opt, usageError{"ingest: --preset: " + err.Error()}
-		}
-		return opt, nil
-	}
+func csvOptions(preset, name string, checks []daemon.Check, fields fieldFlags) (csv.Options, error) {
+	opt, found := csv.Options{Preset: preset}, preset != ""
 	for _, c := range checks {
 		src := c.Source
 		if n, ok := src.(configs.Namespaced); ok {
 			src = n.Source
 		}
-		if s, ok := src.(*csv.Source); ok && c.Name == name {
-			return s.Options(), nil
+		if s, ok := src.(*csv.Source); ok && c.Name == name && !found {
+			opt, found = s.Options(), true
 		}
 	}
-	return csv.Options{}, usageError{fmt.Sprintf("ingest: a csv file needs --preset (%s) or a csv source %q in the config",
-		strings.Join(csv.PresetNames(), ", "), name)}
+	if fields.set {
+		if !found {
+			// Columns named by the header row, as --field names them.
+			opt.Header = true
+		}
+		opt, found = opt.Overlay(fields.opt), true
+	}
+	if !found {
+		return opt, usageError{fmt.Sprintf("ingest: a csv file needs --preset (%s), --field for its columns or a csv source %q in the config",
+			strings.Join(csv.PresetNames(), ", "), name)}
+	}
+	if err := opt.Validate(); err != nil {
+		return opt, usageError{"ingest: csv: " + err.Error()}
+	}
+	return opt, nil
 }
 
 // geojsonOptions are those of the config's source of that name; the USGS

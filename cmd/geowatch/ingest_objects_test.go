@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -201,8 +202,8 @@ func TestIngestNDJSONFields(t *testing.T) {
 	if want := []string{"line 3 (id r2) y", "line 4 row", "line 5 (id r3) when"}; !slices.Equal(records, want) {
 		t.Errorf("rejects = %q, want %q", records, want)
 	}
-	if err := run(t.Context(), []string{"ingest", file, "--source", "reports", "--db", db, "--format", "csv", "--field", "id=event"},
-		new(strings.Builder), new(strings.Builder)); err == nil || !strings.Contains(err.Error(), "--field is for ndjson") {
-		t.Errorf("--field with --format csv: %v, want a usage error", err)
+	if err := run(t.Context(), []string{"ingest", file, "--source", "reports", "--db", db, "--format", "geojson", "--field", "id=event"},
+		new(strings.Builder), new(strings.Builder)); err == nil || !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--field is for csv and ndjson") {
+		t.Errorf("--field with --format geojson: %v, want a usage error", err)
 	}
 }

@@ -87,6 +87,45 @@ func TestIngestUsage(t *testing.T) {
 	}
 }
 
+// TestIngestCSVFields imports a CSV file whose columns --field names, with
+// no preset or config source, as the README's example does.
+func TestIngestCSVFields(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "reports.gpkg")
+	file := filepath.Join(dir, "reports.csv")
+	writeFile(t, file, "event,when,y,x,what,crew\nr1,2024-05-01 10:00,43.1,131.9,convoy,3\nr2,2024-05-01 11:00,95,131.9,convoy,\n")
+	var stdout, stderr bytes.Buffer
+	args := []string{"ingest", file, "--source", "reports", "--db", db, "--field", "id=event", "--field", "time=when",
+		"--field", "time_layout=2006-01-02 15:04", "--field", "lat=y", "--field", "lon=x", "--field", "kind=what"}
+	if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr.String())
+	}
+	if got, want := stdout.String(), "seen 2, added 1, updated 0, unchanged 0, rejected 1\n"; got != want {
+		t.Errorf("ingest printed %q, want %q", got, want)
+	}
+	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var kind, observed, props string
+	if err := c.QueryRowContext(t.Context(), `SELECT kind, observed_at || '', properties FROM observations WHERE ext_id = 'r1'`).Scan(&kind, &observed, &props); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "convoy" || observed != "2024-05-01T10:00:00.000Z" || props != `{"crew":"3"}` {
+		t.Errorf("r1 stored as %s at %s with %s, want convoy at 2024-05-01T10:00:00.000Z with {\"crew\":\"3\"}", kind, observed, props)
+	}
+	if rejects := readRejects(t, db); len(rejects) != 1 || rejects[0].field != "y" {
+		t.Errorf("rejects %+v, want r2's on column y", rejects)
+	}
+
+	// Without the time column's mapping the file cannot be read.
+	err = run(t.Context(), []string{"ingest", file, "--source", "reports", "--db", db, "--field", "id=event"}, &stdout, &stderr)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "fields.time") {
+		t.Errorf("ingest with only --field id: %v, want a usage error naming fields.time", err)
+	}
+}
+
 // TestIngestConfigSource reads a csv file with the options of the config's
 // csv source of the same name, stores in properties only the columns no field
 // holds (the whole row with keep_row), and lists the run with `geowatch sources`.

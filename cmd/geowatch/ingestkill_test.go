@@ -15,8 +15,8 @@ import (
 )
 
 // TestIngestKilled: `geowatch ingest` reads an NDJSON file from a pipe that
-// delivers one batch (50,000 lines) and part of the next, and is SIGKILLed
-// once `geowatch sources` shows the first batch stored. The source's row
+// delivers two batches (ingestChunk lines each) and part of the next, and is SIGKILLed
+// once `geowatch sources` shows those two stored. The source's row
 // then says the run was interrupted and counts what it stored; a rerun of the
 // whole file settles it.
 func TestIngestKilled(t *testing.T) {
@@ -32,7 +32,8 @@ func TestIngestKilled(t *testing.T) {
 	}
 	var all bytes.Buffer
 	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
-	for i := range 60_000 {
+	total, stored := 3*ingestChunk, 2*ingestChunk // the binary's batches are this package's
+	for i := range total {
 		fmt.Fprintf(&all, `{"type":"Feature","id":"k%d","geometry":{"type":"Point","coordinates":[131.9,43.1]},"properties":{"time":%q}}`+"\n", i, at)
 	}
 	cmd := exec.Command(bin, "ingest", fifo, "--source", "bulk", "--db", db)
@@ -47,7 +48,7 @@ func TestIngestKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := w.Write(all.Bytes()[:all.Len()*55/60]); err != nil { // 55,000 lines: the pipe stays open
+	if _, err := w.Write(all.Bytes()[:all.Len()*11/12]); err != nil { // 2¾ batches: the pipe stays open
 		t.Fatal(err)
 	}
 	sources := func() []sourceJSON {
@@ -63,16 +64,16 @@ func TestIngestKilled(t *testing.T) {
 	}
 	if err := waitFor(2*time.Minute, func() bool {
 		ss := sources()
-		return len(ss) == 1 && ss[0].Last.Added >= 50_000
+		return len(ss) == 1 && ss[0].Last.Added >= stored
 	}); err != nil {
-		t.Fatalf("first batch never shown stored: %v\n%s", err, stderr.String())
+		t.Fatalf("the first two batches never shown stored: %v\n%s", err, stderr.String())
 	}
 	cmd.Process.Signal(syscall.SIGKILL) //nolint:errcheck // checked by Wait
 	cmd.Wait()                          //nolint:errcheck // killed
 	ss := sources()
 	if len(ss) != 1 || ss[0].LastError == nil || *ss[0].LastError != store.Running ||
-		ss[0].Last.Added != 50_000 || ss[0].Total.Added != 50_000 || ss[0].LastSuccess != nil {
-		t.Fatalf("after the kill: %+v, want last_error %q, 50,000 added in the last run and in total, no success", ss, store.Running)
+		ss[0].Last.Added != stored || ss[0].Total.Added != stored || ss[0].LastSuccess != nil {
+		t.Fatalf("after the kill: %+v, want last_error %q, %d added in the last run and in total, no success", ss, store.Running, stored)
 	}
 	t.Logf("killed ingest: last_error %q, last added %d, total added %d", *ss[0].LastError, ss[0].Last.Added, ss[0].Total.Added)
 
@@ -81,11 +82,11 @@ func TestIngestKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "ingest", file, "--source", "bulk", "--db", db).CombinedOutput()
-	if want := "seen 60000, added 10000, updated 0, unchanged 50000, rejected 0\n"; err != nil || string(out) != want {
+	if want := fmt.Sprintf("seen %d, added %d, updated 0, unchanged %d, rejected 0\n", total, total-stored, stored); err != nil || string(out) != want {
 		t.Fatalf("rerun: %v: %q, want %q", err, out, want)
 	}
 	ss = sources()
-	if len(ss) != 1 || ss[0].LastError != nil || ss[0].LastSuccess == nil || ss[0].Total.Added != 60_000 || ss[0].Last.Seen != 60_000 {
-		t.Errorf("after the rerun: %+v, want success, 60,000 seen last, 60,000 added in total", ss)
+	if len(ss) != 1 || ss[0].LastError != nil || ss[0].LastSuccess == nil || ss[0].Total.Added != total || ss[0].Last.Seen != total {
+		t.Errorf("after the rerun: %+v, want success, %d seen last, %d added in total", ss, total, total)
 	}
 }

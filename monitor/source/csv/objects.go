@@ -58,7 +58,7 @@ func newObjectReader(r io.Reader, opt Options) (*reader, error) {
 	case opt.Header || len(opt.Columns) > 0 || opt.Delimiter != 0 || opt.LazyQuotes || opt.MinColumns != 0:
 		return nil, fmt.Errorf("csv: header, columns, delimiter, lazy_quotes, min_columns: %w", ErrNotObjects)
 	}
-	opt = Options{Fields: ObjectFields}.overlay(opt)
+	opt = Options{Fields: ObjectFields}.Overlay(opt)
 	opt, _, err := opt.resolve()
 	if err != nil {
 		return nil, fmt.Errorf("csv: %w", err)

@@ -152,7 +152,7 @@ func (o Options) resolve() (Options, composeFunc, error) {
 		if !ok {
 			return o, nil, fmt.Errorf("preset %q: unknown (want one of %s)", o.Preset, strings.Join(PresetNames(), ", "))
 		}
-		o = p.opt.overlay(o)
+		o = p.opt.Overlay(o)
 		compose = p.compose
 	}
 	if o.Delimiter == 0 {
@@ -191,8 +191,10 @@ func (o Options) resolve() (Options, composeFunc, error) {
 	return o, compose, nil
 }
 
-// overlay returns o with the fields set in with replacing o's.
-func (o Options) overlay(with Options) Options {
+// Overlay returns o with the options set in with replacing o's, one by one (Header,
+// LazyQuotes and KeepRow can only be turned on), as a config's keys replace a
+// preset's.
+func (o Options) Overlay(with Options) Options {
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v

@@ -109,7 +109,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		st.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "disk      %d observations in %.1f MB (%.0f B each; the file, its WAL checkpointed, spatial_index %s)\n",
+	fmt.Fprintf(stdout, "disk      %d observations in %.1f MB (%.0f B each: the main file, spatial_index %s)\n",
 		stored, mb(size), float64(size)/float64(max(stored, 1)), map[bool]string{true: "rtree", false: "off"}[st.SpatialIndexOn()])
 
 	q := monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil}
@@ -162,8 +162,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // benchIngestCLI imports the workload with `geowatch ingest` in a process of
 // its own, as a user would, through a config whose csv source maps its
-// columns, and reports its rate and peak resident memory (the kernel's
-// maxrss of the child).
+// columns, and reports its rate and peak resident memory.
 func benchIngestCLI(ctx context.Context, exe, dir, workload string, spatial store.SpatialIndex, stdout, stderr io.Writer) error {
 	db := filepath.Join(dir, "ingest.gpkg")
 	defer removeDB(db)

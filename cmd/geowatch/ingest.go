@@ -312,15 +312,19 @@ func sniffFormat(f *os.File) (string, error) {
 }
 
 // csvOptions are the options of --preset, else those of the config's csv
-// source of that name.
+// source of that name, with --field's columns over them; --field alone reads
+// a file with a header row.
 func csvOptions(preset, name string, checks []daemon.Check, fields fieldFlags) (csv.Options, error) {
 	opt, found := csv.Options{Preset: preset}, preset != ""
 	for _, c := range checks {
+		if found {
+			break
+		}
 		src := c.Source
 		if n, ok := src.(configs.Namespaced); ok {
 			src = n.Source
 		}
-		if s, ok := src.(*csv.Source); ok && c.Name == name && !found {
+		if s, ok := src.(*csv.Source); ok && c.Name == name {
 			opt, found = s.Options(), true
 		}
 	}

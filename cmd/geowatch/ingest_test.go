@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/geowatch/geowatch/monitor"
 )
 
 // TestIngestNDJSONChunks streams newline-delimited Features in chunks smaller
@@ -94,24 +96,13 @@ func TestIngestCSVFields(t *testing.T) {
 	db := filepath.Join(dir, "reports.gpkg")
 	file := filepath.Join(dir, "reports.csv")
 	writeFile(t, file, "event,when,y,x,what,crew\nr1,2024-05-01 10:00,43.1,131.9,convoy,3\nr2,2024-05-01 11:00,95,131.9,convoy,\n")
-	var stdout, stderr bytes.Buffer
-	args := []string{"ingest", file, "--source", "reports", "--db", db, "--field", "id=event", "--field", "time=when",
-		"--field", "time_layout=2006-01-02 15:04", "--field", "lat=y", "--field", "lon=x", "--field", "kind=what"}
-	if err := run(t.Context(), args, &stdout, &stderr); err != nil {
-		t.Fatalf("ingest: %v\n%s", err, stderr.String())
+	args := []string{"--field", "id=event", "--field", "time=when", "--field", "time_layout=2006-01-02 15:04",
+		"--field", "lat=y", "--field", "lon=x", "--field", "kind=what"}
+	if got, want := ingestFile(t, file, db, "reports", args), (monitor.IngestResult{Seen: 2, Added: 1, Rejected: 1}); got != want {
+		t.Errorf("ingest = %+v, want %+v", got, want)
 	}
-	if got, want := stdout.String(), "seen 2, added 1, updated 0, unchanged 0, rejected 1\n"; got != want {
-		t.Errorf("ingest printed %q, want %q", got, want)
-	}
-	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var kind, observed, props string
-	if err := c.QueryRowContext(t.Context(), `SELECT kind, observed_at || '', properties FROM observations WHERE ext_id = 'r1'`).Scan(&kind, &observed, &props); err != nil {
-		t.Fatal(err)
-	}
+	scanRow(t, db, `SELECT kind, observed_at || '', properties FROM observations WHERE ext_id = 'r1'`, &kind, &observed, &props)
 	if kind != "convoy" || observed != "2024-05-01T10:00:00.000Z" || props != `{"crew":"3"}` {
 		t.Errorf("r1 stored as %s at %s with %s, want convoy at 2024-05-01T10:00:00.000Z with {\"crew\":\"3\"}", kind, observed, props)
 	}
@@ -120,7 +111,7 @@ func TestIngestCSVFields(t *testing.T) {
 	}
 
 	// Without the time column's mapping the file cannot be read.
-	err = run(t.Context(), []string{"ingest", file, "--source", "reports", "--db", db, "--field", "id=event"}, &stdout, &stderr)
+	err := run(t.Context(), []string{"ingest", file, "--source", "reports", "--db", db, "--field", "id=event"}, new(bytes.Buffer), new(bytes.Buffer))
 	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "fields.time") {
 		t.Errorf("ingest with only --field id: %v, want a usage error naming fields.time", err)
 	}
@@ -162,27 +153,16 @@ sources:
     keep_row: %v
     fields: {id: ref, time: when, lat: y, lon: x}
 `, db, file, keepRow))
-	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"ingest", "--config", cfg, file, "--source", "sheet"}, &stdout, &stderr); err != nil {
-		t.Fatalf("ingest: %v\n%s", err, stderr.String())
+	if got, want := ingestFile(t, file, db, "sheet", []string{"--config", cfg}), (monitor.IngestResult{Seen: 2, Added: 1, Rejected: 1}); got != want {
+		t.Errorf("ingest = %+v, want %+v", got, want)
 	}
-	if got, want := stdout.String(), "seen 2, added 1, updated 0, unchanged 0, rejected 1\n"; got != want {
-		t.Errorf("ingest printed %q, want %q", got, want)
-	}
-	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var props, observed string
-	if err := c.QueryRowContext(t.Context(), `SELECT properties, observed_at || '' FROM observations WHERE ext_id = '1'`).Scan(&props, &observed); err != nil {
-		t.Fatal(err)
-	}
+	scanRow(t, db, `SELECT properties, observed_at || '' FROM observations WHERE ext_id = '1'`, &props, &observed)
 	if props != wantProps || observed != "2024-05-01T07:00:00.000Z" {
 		t.Errorf("row 1 stored properties %s, observed_at %s; want %s, 2024-05-01T07:00:00.000Z", props, observed, wantProps)
 	}
 
-	stdout.Reset()
+	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), []string{"sources", "--config", cfg}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +184,19 @@ sources:
 	if len(got) != 1 || got[0].Name != "sheet" || got[0].Last != want || got[0].Total != want ||
 		got[0].LastRun == nil || got[0].LastError != nil {
 		t.Errorf("sources json = %+v, want sheet with last and total %+v", got, want)
+	}
+}
+
+// scanRow scans the one row query selects from the SQLite file db, opened
+// read-only as an analyst's sqlite3 would.
+func scanRow(t *testing.T, db, query string, dest ...any) {
+	t.Helper()
+	c, err := sql.Open("sqlite3", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.QueryRowContext(t.Context(), query).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", query, err)
 	}
 }

@@ -23,6 +23,11 @@ func TestContract(t *testing.T) {
 		return db
 	}
 	urls := map[store.Backend]string{}
+	another := func(t *testing.T, b store.Backend) store.Backend { // a second handle on b's database
+		nb := open(t, urls[b])
+		urls[nb] = urls[b]
+		return nb
+	}
 	storetest.Run(t,
 		func(t *testing.T) store.Backend {
 			u := pgtest.URL(t)
@@ -35,13 +40,7 @@ func TestContract(t *testing.T) {
 			if err := b.Close(); err != nil {
 				t.Fatalf("close before reopening: %v", err)
 			}
-			nb := open(t, urls[b])
-			urls[nb] = urls[b]
-			return nb
+			return another(t, b)
 		},
-		func(t *testing.T, b store.Backend) store.Backend {
-			nb := open(t, urls[b])
-			urls[nb] = urls[b]
-			return nb
-		})
+		another)
 }

@@ -46,3 +46,25 @@ func TestBenchRounds(t *testing.T) {
 		st.Close()
 	}
 }
+
+// TestBenchIngestCLI runs the bench's `geowatch ingest` figure on the shared
+// workload's first rows: a process of the built binary imports every row
+// through a config's csv source, and the line reports them with its rate and
+// the child's own peak memory.
+func TestBenchIngestCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	workload := benchSlice(t, dir, "csv", 3000)
+	var out, stderr bytes.Buffer
+	if err := benchIngestCLI(t.Context(), bin, dir, workload, store.SpatialIndexOff, &out, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	line := regexp.MustCompile(`^ingest +geowatch ingest \(a process, CSV, [0-9]+-row transactions, spatial_index off\): ` +
+		`3000 added in [0-9.]+ s, [0-9]+ obs/s, peak RSS [0-9]+\.[0-9] MB \(its VmHWM, read every 20 ms\)\n$`)
+	if !line.MatchString(out.String()) {
+		t.Errorf("bench ingest printed %q", out.String())
+	}
+}

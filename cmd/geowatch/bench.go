@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
 	spatialFlag := fs.String("spatial-index", "rtree", "`rtree` or off: the loaded database's spatial_index, and the SQLite ceiling it is compared with")
 	rounds := fs.Int("rounds", 1, "interleaved `N` rounds of (SQLite ceilings, load); the ratios printed are the medians of the rounds'")
-	tile38 := fs.String("tile38", "", "compare with the Tile38 server at `ADDR` (host:port): the same rows loaded with pipelined SETs, Q, and Q as a process (tile38-cli from PATH or $TILE38_CLI)")
+	tile38 := fs.String("tile38", "", "compare with the Tile38 server at `ADDR` (host:port): the same rows loaded with pipelined SETs, Q, Q over HTTP, and Q as a process (tile38-cli from PATH or $TILE38_CLI)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -139,8 +139,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := st.Close(); err != nil {
 		return err
 	}
+	h, err := startHTTPQuery(ctx, *dbPath, answer)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := benchHTTPQuery(ctx, h, *queries, stdout); err != nil {
+		return err
+	}
 	if err := benchTile38(ctx, tile38Peer{addr: *tile38, workload: *workload, dir: dir, dbPath: *dbPath, batch: *batch,
-		queries: *queries, loadRate: loadRate, qMedian: lat[len(lat)/2]}, stdout, stderr); err != nil {
+		queries: *queries, loadRate: loadRate, qMedian: lat[len(lat)/2], http: h}, stdout, stderr); err != nil {
 		return err
 	}
 

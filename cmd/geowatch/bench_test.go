@@ -2,11 +2,20 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/geowatch/geowatch/geo"
+	"github.com/geowatch/geowatch/monitor"
 	"github.com/geowatch/geowatch/store"
 	"github.com/geowatch/geowatch/store/sqlite"
 )
@@ -66,5 +75,110 @@ func TestBenchIngestCLI(t *testing.T) {
 		`3000 added in [0-9.]+ s, [0-9]+ obs/s, peak RSS [0-9]+\.[0-9] MB \(its VmHWM, read every 20 ms\)\n$`)
 	if !line.MatchString(out.String()) {
 		t.Errorf("bench ingest printed %q", out.String())
+	}
+}
+
+// TestBenchHTTPQuery runs the bench's "Q over HTTP" figures on a loaded
+// database: the shared workload's first rows plus rows placed in and just out
+// of Q (too far, too early, at its exclusive end). Geowatch's endpoint must
+// answer the store's rows, and a Tile38 HTTP interface (here a loopback server
+// that checks the command it is sent) the same count.
+func TestBenchHTTPQuery(t *testing.T) {
+	dir := t.TempDir()
+	workload := benchSlice(t, dir, "csv", 2000)
+	f, err := os.OpenFile(workload, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []string{"2026-11-26T00:00:00Z", "2026-11-26T13:30:00Z", "2026-11-26T23:59:59Z"}
+	for i, at := range in {
+		fmt.Fprintf(f, "q-in-%d,bench,ship,%s,43.2,131.9\n", i, at)
+	}
+	fmt.Fprintln(f, "q-far,bench,ship,2026-11-26T12:00:00Z,44.0,131.9")   // ~98 km north
+	fmt.Fprintln(f, "q-early,bench,ship,2026-11-25T23:59:59Z,43.2,131.9") // before since
+	fmt.Fprintln(f, "q-end,bench,ship,2026-11-27T00:00:00Z,43.2,131.9")   // until is exclusive
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "bench.gpkg")
+	if _, err := benchRounds(t.Context(), dir, db, workload, 1000, 1, store.SpatialIndexOff, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(t.Context(), db, store.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := st.Observations(t.Context(), monitor.Query{Area: geo.Circle{Center: benchCenter, RadiusMeters: 50000}, Since: benchSince, Until: benchUntil})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inQ int
+	for _, o := range obs {
+		if strings.HasPrefix(o.ID, "q-") {
+			inQ++
+			if !strings.HasPrefix(o.ID, "q-in-") {
+				t.Errorf("the store answers Q with %s", o.ID)
+			}
+		}
+	}
+	if inQ != len(in) {
+		t.Fatalf("the store answers Q with %d of the rows placed in it, want %d", inQ, len(in))
+	}
+
+	h, err := startHTTPQuery(t.Context(), db, len(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var out bytes.Buffer
+	if _, err := benchHTTPQuery(t.Context(), h, 5, &out); err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(fmt.Sprintf(`^query Q   over HTTP: GET /v1/observations %d rows as ndjson; median [0-9.]+ ms, p99 [0-9.]+ ms over 5 requests \(one keep-alive client, client side\)\n$`, len(obs)))
+	if !line.MatchString(out.String()) {
+		t.Errorf("bench printed %q", out.String())
+	}
+	_, body, err := h.get(t.Context(), h.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range strings.Lines(string(body)) {
+		var o struct {
+			Properties struct {
+				ExtID string `json:"ext_id"`
+			}
+		}
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		got = append(got, o.Properties.ExtID)
+	}
+	var want []string
+	for _, o := range obs {
+		want = append(want, o.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("GET /v1/observations answered %v, the store %v", got, want)
+	}
+
+	// Tile38's HTTP interface takes the command as the path, its arguments
+	// joined by '+'.
+	cmd := "/" + strings.Join(tile38Q(), "+")
+	t38 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != cmd {
+			http.Error(w, "got "+r.URL.Path+", want "+cmd, http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, `{"ok":true,"count":%d,"cursor":0,"elapsed":"80µs"}`, len(obs))
+	}))
+	defer t38.Close()
+	if _, err := h.tile38(t.Context(), strings.TrimPrefix(t38.URL, "http://")); err != nil {
+		t.Error(err)
+	}
+	h.want++ // a count that differs is an error
+	if _, err := h.tile38(t.Context(), strings.TrimPrefix(t38.URL, "http://")); err == nil {
+		t.Error("a Tile38 count other than the store's passed")
 	}
 }

@@ -36,6 +36,7 @@ type tile38Peer struct {
 	queries  int           // runs of Q
 	loadRate float64       // geowatch's load in obs/s (0: not measured in this run)
 	qMedian  time.Duration // geowatch's in-process Q median
+	http     *httpQueryClient
 }
 
 // benchTile38 loads the workload's rows into the Tile38 server at p.addr with
@@ -179,10 +180,32 @@ func tile38AOFSize(c *respConn) (int64, error) {
 	return 0, fmt.Errorf("SERVER: no aof_size in %s", v)
 }
 
-// tile38Outside times Q as a whole process on each side, alternating: tile38-cli
-// (from $TILE38_CLI or PATH) against the server, and `geowatch query` over the
-// database. It is skipped, saying so, without a tile38-cli.
+// tile38Outside times Q from outside each side. Over HTTP, from one
+// keep-alive client, alternating: geowatch's GET /v1/observations (146 rows)
+// and Tile38's HTTP interface (a count). As whole processes, alternating:
+// tile38-cli (from $TILE38_CLI or PATH) against the server, and `geowatch
+// query` over the database; skipped, saying so, without a tile38-cli. The
+// goal's reference is tile38-cli, and geowatch over HTTP is compared with it
+// too.
 func tile38Outside(ctx context.Context, p tile38Peer, stdout io.Writer) error {
+	var gh, th []time.Duration
+	for range p.queries {
+		d, err := p.http.tile38(ctx, p.addr)
+		if err != nil {
+			return err
+		}
+		th = append(th, d)
+		if d, err = p.http.geowatch(ctx); err != nil {
+			return err
+		}
+		gh = append(gh, d)
+	}
+	slices.Sort(gh)
+	slices.Sort(th)
+	httpQ := gh[len(gh)/2]
+	fmt.Fprintf(stdout, "Q HTTP    geowatch GET /v1/observations %.3f ms (146 rows), Tile38 HTTP %.3f ms (a count) (medians of %d requests each, alternating): %.2f× (lower is faster)\n",
+		ms(httpQ), ms(th[len(th)/2]), len(gh), ms(httpQ)/ms(th[len(th)/2]))
+
 	cli := os.Getenv("TILE38_CLI")
 	if cli == "" {
 		var err error
@@ -225,8 +248,8 @@ func tile38Outside(ctx context.Context, p tile38Peer, stdout io.Writer) error {
 	slices.Sort(tt)
 	slices.Sort(gt)
 	g, t := gt[len(gt)/2], tt[len(tt)/2]
-	_, err = fmt.Fprintf(stdout, "Q outside geowatch query %.1f ms, tile38-cli %.1f ms (medians of %d processes each): %.2f× (lower is faster)\n",
-		ms(g), ms(t), tile38Runs, ms(g)/ms(t))
+	_, err = fmt.Fprintf(stdout, "Q outside geowatch query %.1f ms, tile38-cli %.1f ms (medians of %d processes each): %.2f×; geowatch over HTTP %.3f ms: %.2f× tile38-cli (lower is faster)\n",
+		ms(g), ms(t), tile38Runs, ms(g)/ms(t), ms(httpQ), ms(httpQ)/ms(t))
 	return err
 }
 

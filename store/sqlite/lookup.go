@@ -20,7 +20,7 @@ func (db *DB) ObservationsByFID(ctx context.Context, fids []int64) ([]monitor.Ob
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT o.fid, o.source, o.ext_id, o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision`+
+	rows, err := db.r.QueryContext(ctx, `SELECT o.fid, o.source, o.ext_id, +o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision`+
 		queryDetail+` FROM observations AS o WHERE o.fid IN (SELECT value FROM json_each(?)) ORDER BY o.observed_at, o.fid`, string(j))
 	if err != nil {
 		return nil, fmt.Errorf("store: observations by fid in %s: %w", db.path, err)

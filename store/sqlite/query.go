@@ -62,7 +62,7 @@ func (db *DB) query(ctx context.Context, f store.QueryFilter, fn func(monitor.Ob
 	}
 	rj, _ := json.Marshal(ranges) // [][2]int always marshals
 	q := `WITH RECURSIVE hours(b) AS (SELECT ?1 UNION ALL SELECT b + 1 FROM hours WHERE b < ?2)
-SELECT o.fid, o.source, o.ext_id, o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision` + queryDetail + `
+SELECT o.fid, o.source, o.ext_id, +o.observed_at, o.lon, o.lat, o.kind, o.weight, o.precision` + queryDetail + `
 FROM hours CROSS JOIN json_each(?3) AS r CROSS JOIN observations AS o INDEXED BY observations_hour_cell
 WHERE o.hour_bucket = hours.b AND o.cell BETWEEN r.value ->> 0 AND r.value ->> 1
   AND o.observed_at >= ?4 AND o.observed_at < ?5`

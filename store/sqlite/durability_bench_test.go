@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 // BenchmarkDurability measures what durability: full costs over normal: one
 // Ingest (one transaction, as one push request or one spooled file) after
 // another, of 10 records (small pushes, where the per-commit fsync of the WAL
-// dominates) and of 10,000 (bulk, where the rows do). It reports records and
-// commits per second.
+// dominates) and of 10,000 (bulk, where the rows do), and 10-record Ingests from
+// 8 goroutines at once (concurrent pushers, whose batches share commits). It
+// reports records and calls of Ingest per second.
 //
 // The figures are only as good as the disk under the file: t.TempDir() is
 // usually /tmp, which is a tmpfs on some systems, where fsync is free. Set
@@ -24,9 +26,9 @@ import (
 //
 //	GEOWATCH_BENCH_DIR=/var/lib/geowatch go test -run '^$' -bench store.Durability -benchtime 5s ./store
 func BenchmarkDurability(b *testing.B) {
-	for _, batch := range []int{10, 10000} {
+	for _, c := range []struct{ batch, callers int }{{10, 1}, {10000, 1}, {10, 8}} {
 		for _, d := range []store.Durability{store.DurabilityNormal, store.DurabilityFull} {
-			b.Run(fmt.Sprintf("batch=%d/%s", batch, d), func(b *testing.B) {
+			b.Run(fmt.Sprintf("batch=%d/callers=%d/%s", c.batch, c.callers, d), func(b *testing.B) {
 				dir := b.TempDir()
 				if env := os.Getenv("GEOWATCH_BENCH_DIR"); env != "" {
 					var err error
@@ -40,25 +42,35 @@ func BenchmarkDurability(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer db.Close()
-				next := 0
-				commits, records := 0, 0
-				for b.Loop() {
-					b.StopTimer()
-					obs := durabilityBatch(next, batch)
-					next += batch
-					b.StartTimer()
+				var next atomic.Int64
+				var calls, records atomic.Int64
+				b.SetParallelism(c.callers) // callers × GOMAXPROCS goroutines: set -cpu 1 for exactly c.callers
+				body := func() {
+					obs := durabilityBatch(int(next.Add(int64(c.batch)))-c.batch, c.batch)
 					res, err := db.Ingest(b.Context(), "push", monitor.Batch{Observations: obs}, t0.Add(time.Hour))
 					if err != nil {
-						b.Fatal(err)
+						b.Error(err)
+						return
 					}
-					if res.Added != batch {
-						b.Fatalf("Ingest added %d of %d", res.Added, batch)
+					if res.Added != c.batch {
+						b.Errorf("Ingest added %d of %d", res.Added, c.batch)
 					}
-					commits++
-					records += batch
+					calls.Add(1)
+					records.Add(int64(c.batch))
 				}
-				b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "obs/s")
-				b.ReportMetric(float64(commits)/b.Elapsed().Seconds(), "commits/s")
+				if c.callers == 1 {
+					for b.Loop() {
+						body()
+					}
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							body()
+						}
+					})
+				}
+				b.ReportMetric(float64(records.Load())/b.Elapsed().Seconds(), "obs/s")
+				b.ReportMetric(float64(calls.Load())/b.Elapsed().Seconds(), "calls/s")
 			})
 		}
 	}

@@ -125,11 +125,15 @@ func rowArgs(args []any, o *monitor.Observation, source, ns, ingested string) ([
 	), nil
 }
 
-// Ingest stores a batch in one transaction and counts what happened to each record.
-// Each observation is normalised and validated; one that fails becomes a rejects
+// Ingest stores a batch and counts what happened to each record. Each
+// observation is normalised and validated; one that fails becomes a rejects
 // row naming its field and never fails the batch. now stamps ingested_at and
 // rejected_at; the zero time means the DB's clock. Times are stored to the
 // millisecond.
+//
+// Batches of concurrent calls share a transaction (see group.go), each in a
+// savepoint of its own: a batch is stored whole or not at all, and the call
+// returns once the transaction holding it has committed.
 func (db *DB) Ingest(ctx context.Context, source string, b monitor.Batch, now time.Time) (monitor.IngestResult, error) {
 	res, err := db.ingest(ctx, source, b, now)
 	if err != nil {
@@ -150,14 +154,27 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	if now.IsZero() {
 		now = db.now()
 	}
-	stamp := formatTime(now)
-	res := monitor.IngestResult{Seen: len(b.Observations) + len(b.Rejects)}
-	rejects := b.Rejects
-	// The rows are validated here, before the transaction, and their
-	// parameters built one statement at a time inside it: the parameters of a
-	// whole 50k-row batch were 25 MB held at once, and most of an import's
-	// garbage.
-	ok := make([]int32, 0, len(b.Observations))
+	c := newIngestCall(ctx, source, b, formatTime(now))
+	if err := db.group.run(c, db.writeGroup); err != nil {
+		return c.res, err
+	}
+	for _, w := range c.written {
+		o := &b.Observations[w.index]
+		o.FID, o.Source = w.fid, w.source
+	}
+	return c.res, nil
+}
+
+// newIngestCall validates b's observations: those that fail become rejects.
+func newIngestCall(ctx context.Context, source string, b monitor.Batch, stamp string) *ingestCall {
+	c := &ingestCall{ctx: ctx, source: source, b: b, stamp: stamp}
+	c.res.Seen = len(b.Observations) + len(b.Rejects)
+	c.rejects = b.Rejects
+	// The rows are validated here, on the caller's goroutine and before the
+	// transaction, and their parameters built one statement at a time inside
+	// it: the parameters of a whole 50k-row batch were 25 MB held at once,
+	// and most of an import's garbage.
+	c.ok = make([]int32, 0, len(b.Observations))
 	for i := range b.Observations {
 		o := b.Observations[i] // a copy: the caller's batch stays as it was
 		o.Normalize()
@@ -166,28 +183,95 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 			err = rowcodec.CheckGeometry(&o)
 		}
 		if err != nil {
-			rejects = append(rejects, rowcodec.ObservationReject(i, &o, err))
+			c.rejects = append(c.rejects, rowcodec.ObservationReject(i, &o, err))
 			continue
 		}
-		ok = append(ok, int32(i))
+		c.ok = append(c.ok, int32(i))
 	}
-	res.Rejected = len(rejects)
-	valid := len(ok)
+	c.res.Rejected = len(c.rejects)
+	return c
+}
 
+// writeGroup stores calls' batches in one transaction, each in its own
+// savepoint, and sets each call's result or error. A call whose context ended
+// before its turn is not written.
+func (db *DB) writeGroup(ctx context.Context, calls []*ingestCall) {
+	fail := func(err error) {
+		for _, c := range calls {
+			if c.err == nil {
+				c.err = err
+			}
+		}
+	}
 	if db.walMax > 0 {
 		if size := fileSize(db.path + "-wal"); size >= db.walMax {
-			return res, fmt.Errorf("%w: %d MiB, wal_max %d MiB", ErrWALLimit, size>>20, db.walMax>>20)
+			fail(fmt.Errorf("%w: %d MiB, wal_max %d MiB", ErrWALLimit, size>>20, db.walMax>>20))
+			return
 		}
 	}
 	tx, release, err := db.beginWrite(ctx)
 	if err != nil {
-		return res, err
+		fail(err)
+		return
 	}
 	defer release()
 	defer tx.Rollback()
+	counted := false
+	for _, c := range calls {
+		if c.err = c.ctx.Err(); c.err != nil {
+			continue
+		}
+		if len(calls) == 1 {
+			if c.err = db.writeBatch(ctx, tx, c); c.err != nil {
+				return
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+				fail(err)
+				return
+			}
+			if c.err = db.writeBatch(ctx, tx, c); c.err != nil {
+				c.written = nil
+				c.res.Added, c.res.Updated, c.res.Unchanged = 0, 0, 0
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
+					fail(fmt.Errorf("undo a failed batch (%v): %w", c.err, err))
+					return
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE batch`); err != nil {
+				fail(err)
+				return
+			}
+		}
+		counted = counted || c.err == nil && c.res.Added+c.res.Updated > 0
+	}
+	if err := db.checkFile(); err != nil {
+		fail(err)
+		return
+	}
+	if counted {
+		if err := db.countWrite(ctx, tx); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		if counted {
+			db.ownFailed()
+		}
+		fail(err)
+		return
+	}
+	db.kickCheckpoint()
+}
+
+// writeBatch writes one call's rows and rejects in tx and counts them in c.res.
+func (db *DB) writeBatch(ctx context.Context, tx *sql.Tx, c *ingestCall) error {
+	b, ok, res := c.b, c.ok, &c.res
+	valid := len(ok)
 	var maxFID int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(fid), 0) FROM observations`).Scan(&maxFID); err != nil {
-		return res, err
+		return err
 	}
 	newFIDs := make(map[int64]bool, valid)
 	var moved []int64 // stored rows rewritten: their rtree entries must follow
@@ -199,33 +283,34 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	if hasRepeatedID(b.Observations, ok) {
 		sizes = insertSizes[len(insertSizes)-1:]
 	}
-	written := make([]writtenRow, 0, valid)
+	c.written = make([]writtenRow, 0, valid)
 	inChunk := make(map[string]int32, insertSizes[0])
 	for done := 0; done < valid; {
 		i := slices.IndexFunc(sizes, func(n int) bool { return n <= valid-done })
 		n := sizes[i]
 		args = args[:0]
 		clear(inChunk)
+		var err error
 		for _, k := range ok[done : done+n] {
 			o := b.Observations[k]
 			o.Normalize()
-			if args, err = rowArgs(args, &o, source, b.Namespace, stamp); err != nil { // CheckGeometry passed it
-				return res, fmt.Errorf("record %d: %w", k, err)
+			if args, err = rowArgs(args, &o, c.source, b.Namespace, c.stamp); err != nil { // CheckGeometry passed it
+				return fmt.Errorf("record %d: %w", k, err)
 			}
 			inChunk[o.ID] = k
 		}
 		rows, err := tx.StmtContext(ctx, db.inserts[slices.Index(insertSizes[:], n)]).QueryContext(ctx, args...)
 		if err != nil {
-			return res, err
+			return err
 		}
 		for rows.Next() {
 			var fid int64
 			var rowSource, extID string
 			if err := rows.Scan(&fid, &rowSource, &extID); err != nil {
 				rows.Close()
-				return res, err
+				return err
 			}
-			written = append(written, writtenRow{index: inChunk[extID], fid: fid, source: rowSource})
+			c.written = append(c.written, writtenRow{index: inChunk[extID], fid: fid, source: rowSource})
 			switch {
 			case fid <= maxFID:
 				res.Updated++
@@ -238,7 +323,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 			}
 		}
 		if err := rows.Close(); err != nil {
-			return res, err
+			return err
 		}
 		done += n
 	}
@@ -250,7 +335,7 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 	if res.Added > 0 && db.rtree {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rtree_observations_geom
 			SELECT fid, lon, lon, lat, lat FROM observations WHERE fid > ?`, maxFID); err != nil {
-			return res, fmt.Errorf("fill rtree: %w", err)
+			return fmt.Errorf("fill rtree: %w", err)
 		}
 	}
 	if len(moved) > 0 && db.rtree {
@@ -258,37 +343,17 @@ func (db *DB) ingest(ctx context.Context, source string, b monitor.Batch, now ti
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO rtree_observations_geom
 			SELECT fid, lon, lon, lat, lat FROM observations WHERE fid IN (SELECT value FROM json_each(?))`,
 			string(ids)); err != nil {
-			return res, fmt.Errorf("update rtree: %w", err)
+			return fmt.Errorf("update rtree: %w", err)
 		}
 	}
-	for _, r := range rejects {
+	for _, r := range c.rejects {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (source, record, field, reason, raw, rejected_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, source, r.Record, rowcodec.NullString(r.Field), rowcodec.RejectReason(r),
-			rowcodec.NullString(monitor.RawRecord([]byte(r.Raw))), stamp); err != nil {
-			return res, fmt.Errorf("insert reject %s: %w", r.Record, err)
+			VALUES (?, ?, ?, ?, ?, ?)`, c.source, r.Record, rowcodec.NullString(r.Field), rowcodec.RejectReason(r),
+			rowcodec.NullString(monitor.RawRecord([]byte(r.Raw))), c.stamp); err != nil {
+			return fmt.Errorf("insert reject %s: %w", r.Record, err)
 		}
 	}
-	if err := db.checkFile(); err != nil {
-		return res, err
-	}
-	counted := res.Added+res.Updated > 0
-	if counted {
-		if err := db.countWrite(ctx, tx); err != nil {
-			return res, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		if counted {
-			db.ownFailed()
-		}
-		return res, err
-	}
-	db.kickCheckpoint()
-	for _, w := range written {
-		o := &b.Observations[w.index]
-		o.FID, o.Source = w.fid, w.source
-	}
-	return res, nil
+	return nil
 }
 
 // writtenRow is a row a batch wrote: the record's index in the batch, and the

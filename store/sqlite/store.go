@@ -67,6 +67,7 @@ type DB struct {
 	r *sql.DB // readers; WAL lets them run while w commits
 
 	inserts [len(insertSizes)]*sql.Stmt // on w, by insertSizes
+	group   commitGroup                 // Ingest's calls, in shared transactions
 	queries [4]*sql.Stmt                // on r, by queryStmt
 
 	// The background checkpointer (see checkpointLoop): its own connection, a

@@ -424,17 +424,19 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 const ceilingBatch = 50_000
 
 // benchRounds measures, in rounds, the SQLite ceilings on the workload's rows
-// (with and without the R*Tree: sqlite.Ceiling) and the engine's load of the
-// same rows (parsing, validation, dedupe, the store with its indexes) into a
-// fresh database, interleaved, and prints each round and the medians of the
-// per-round ratios. The last round's database is left at dbPath. It returns the
+// (with and without the R*Tree: sqlite.Ceiling), the floor of geowatch's own
+// schema under the same rows (sqlite.SchemaFloor: staged rows, the store's
+// indexes, upsert and RETURNING, in the load's transaction size and
+// spatial_index) and the engine's load of the same rows (parsing,
+// validation, dedupe, the store with its indexes) into a fresh database,
+// interleaved, and prints each round and the medians of the per-round ratios. The last round's database is left at dbPath. It returns the
 // median load rate in obs/s.
 func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, rounds int, spatial store.SpatialIndex, stdout io.Writer) (float64, error) {
 	rows, err := ceilingRows(workload)
 	if err != nil {
 		return 0, err
 	}
-	var withRT, without, rates []float64
+	var withRT, without, floors, rates []float64
 	for r := range rounds {
 		ceil := func(rtree bool) (float64, error) {
 			path := filepath.Join(dir, fmt.Sprintf("ceiling-%d-%v.db", r, rtree))
@@ -453,6 +455,13 @@ func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, round
 		if err != nil {
 			return 0, err
 		}
+		floorPath := filepath.Join(dir, fmt.Sprintf("floor-%d.gpkg", r))
+		took, err := sqlite.SchemaFloor(ctx, floorPath, rows, batch, spatial == store.SpatialIndexRTree)
+		removeDB(floorPath)
+		if err != nil {
+			return 0, err
+		}
+		floor := float64(len(rows)) / took.Seconds()
 		removeDB(dbPath)
 		st, err := sqlite.Open(ctx, dbPath, store.WithSpatialIndex(spatial))
 		if err != nil {
@@ -471,13 +480,13 @@ func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, round
 			return 0, err
 		}
 		rate := float64(res.Added) / took.Seconds()
-		withRT, without, rates = append(withRT, rate/rt), append(without, rate/plain), append(rates, rate)
+		withRT, without, floors, rates = append(withRT, rate/rt), append(without, rate/plain), append(floors, rate/floor), append(rates, rate)
 		fmt.Fprintf(stdout, "round %d   load %d observations in %.2f s: %.0f obs/s (parsing included, %d-row transactions, spatial_index %s); "+
-			"SQLite ceiling %.0f rows/s with R*Tree, %.0f without (%d-row INSERT … SELECT)\n",
-			r+1, res.Added, took.Seconds(), rate, batch, spatial, rt, plain, ceilingBatch)
+			"SQLite ceiling %.0f rows/s with R*Tree, %.0f without (%d-row INSERT … SELECT); geowatch's schema floor %.0f rows/s\n",
+			r+1, res.Added, took.Seconds(), rate, batch, spatial, rt, plain, ceilingBatch, floor)
 	}
-	fmt.Fprintf(stdout, "load      spatial_index %s: %.2f× the SQLite ceiling with R*Tree, %.2f× the ceiling without (medians of %d rounds)\n",
-		spatial, median(withRT), median(without), rounds)
+	fmt.Fprintf(stdout, "load      spatial_index %s: %.2f× the SQLite ceiling with R*Tree, %.2f× the ceiling without, %.2f× the schema floor (medians of %d rounds)\n",
+		spatial, median(withRT), median(without), median(floors), rounds)
 	return median(rates), nil
 }
 

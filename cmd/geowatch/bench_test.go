@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -180,5 +182,58 @@ func TestBenchHTTPQuery(t *testing.T) {
 	h.want++ // a count that differs is an error
 	if _, err := h.tile38(t.Context(), strings.TrimPrefix(t38.URL, "http://")); err == nil {
 		t.Error("a Tile38 count other than the store's passed")
+	}
+}
+
+// TestBenchCommand runs `geowatch bench` as the README shows, with the built
+// binary, on the shared workload's first rows into a --db that stays: every
+// figure is printed, and the disk line reports the file's size and rows.
+func TestBenchCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	workload := benchSlice(t, dir, "csv", 3000)
+	db := filepath.Join(dir, "bench.gpkg")
+	out, err := exec.CommandContext(t.Context(), bin, "bench", "--workload", workload, "--db", db, "--batch", "1000", "--queries", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("geowatch bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`(?m)^round 1   load 3000 observations in `,
+		`(?m)^load      spatial_index rtree: [0-9.]+× the SQLite ceiling with R\*Tree`,
+		`(?m)^query Q   [0-9]+ observations; median `,
+		`(?m)^query Q   in the engine's memory `,
+		`(?m)^round     1000 watches `,
+		`(?m)^rule scan    100 watches `,
+		`(?m)^query Q   over HTTP: GET /v1/observations [0-9]+ rows as ndjson; `,
+		`(?m)^start-up  3000 stored: open \+ first Q `,
+		`(?m)^ingest    geowatch ingest \(a process, CSV, [0-9]+-row transactions, spatial_index rtree\): 3000 added in `,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("no line matching %s in:\n%s", want, out)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^disk      ([0-9]+) observations in ([0-9.]+) MB \(([0-9]+) B each: the main file, spatial_index rtree\)$`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no disk line in:\n%s", out)
+	}
+	fi, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, each int
+	var size float64
+	fmt.Sscan(string(m[1]), &n)
+	fmt.Sscan(string(m[2]), &size)
+	fmt.Sscan(string(m[3]), &each)
+	// The file may have grown since by the alerts the rounds opened; never shrunk.
+	if mib := float64(fi.Size()) / (1 << 20); n != 3000 || size <= 0 || size > mib+0.05 || size < mib/2 {
+		t.Errorf("disk line says %d observations in %.1f MB; the file holds 3000 in %.2f MB", n, size, mib)
+	}
+	// B each is the exact size over the rows; MB is rounded to a tenth.
+	if d := math.Abs(float64(each*n) - size*(1<<20)); d > 0.05*(1<<20)+float64(n) {
+		t.Errorf("disk line says %d B each for %.1f MB / %d", each, size, n)
 	}
 }

@@ -46,7 +46,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	queries := fs.Int("queries", 200, "times to run the query")
 	openOnly := fs.Bool("open-only", false, "internal: open --db, run Q once, print the start-up figures and exit")
 	spatialFlag := fs.String("spatial-index", "rtree", "`rtree` or off: the loaded database's spatial_index, and the SQLite ceiling it is compared with")
-	rounds := fs.Int("rounds", 1, "interleaved `N` rounds of (SQLite ceilings, load); the ratios printed are the medians of the rounds'")
+	rounds := fs.Int("rounds", 1, "interleaved `N` rounds of (SQLite ceilings, schema floor, load); the ratios printed are the medians of the rounds'")
 	tile38 := fs.String("tile38", "", "compare with the Tile38 server at `ADDR` (host:port): the same rows loaded with pipelined SETs, Q, Q over HTTP, and Q as a process (tile38-cli from PATH or $TILE38_CLI)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -427,10 +427,10 @@ const ceilingBatch = 50_000
 // (with and without the R*Tree: sqlite.Ceiling), the floor of geowatch's own
 // schema under the same rows (sqlite.SchemaFloor: staged rows, the store's
 // indexes, upsert and RETURNING, in the load's transaction size and
-// spatial_index) and the engine's load of the same rows (parsing,
-// validation, dedupe, the store with its indexes) into a fresh database,
-// interleaved, and prints each round and the medians of the per-round ratios. The last round's database is left at dbPath. It returns the
-// median load rate in obs/s.
+// spatial_index) and the engine's load of the same rows (parsing, validation,
+// dedupe, the store with its indexes) into a fresh database, interleaved, and
+// prints each round and the medians of the per-round ratios. The last round's
+// database is left at dbPath. It returns the median load rate in obs/s.
 func benchRounds(ctx context.Context, dir, dbPath, workload string, batch, rounds int, spatial store.SpatialIndex, stdout io.Writer) (float64, error) {
 	rows, err := ceilingRows(workload)
 	if err != nil {

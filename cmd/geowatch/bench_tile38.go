@@ -28,15 +28,15 @@ const tile38Runs = 20
 // tile38Peer is what benchTile38 compares Tile38 with: geowatch's figures from
 // the same run and where it found the rows.
 type tile38Peer struct {
-	addr     string        // host:port of a running tile38-server; empty: no comparison
-	workload string        // the workload CSV (empty: generate it into dir)
-	dir      string        // scratch directory
-	dbPath   string        // the geowatch database holding the workload, for `geowatch query`
-	batch    int           // rows per pipelined batch, as geowatch's transactions
-	queries  int           // runs of Q
-	loadRate float64       // geowatch's load in obs/s (0: not measured in this run)
-	qMedian  time.Duration // geowatch's in-process Q median
-	http     *httpQueryClient
+	addr     string           // host:port of a running tile38-server; empty: no comparison
+	workload string           // the workload CSV (empty: generate it into dir)
+	dir      string           // scratch directory
+	dbPath   string           // the geowatch database holding the workload, for `geowatch query`
+	batch    int              // rows per pipelined batch, as geowatch's transactions
+	queries  int              // runs of Q
+	loadRate float64          // geowatch's load in obs/s (0: not measured in this run)
+	qMedian  time.Duration    // geowatch's in-process Q median
+	http     *httpQueryClient // Q over HTTP, to geowatch's read API and to Tile38's
 }
 
 // benchTile38 loads the workload's rows into the Tile38 server at p.addr with
@@ -181,7 +181,7 @@ func tile38AOFSize(c *respConn) (int64, error) {
 }
 
 // tile38Outside times Q from outside each side. Over HTTP, from one
-// keep-alive client, alternating: geowatch's GET /v1/observations (146 rows)
+// keep-alive client, alternating: geowatch's GET /v1/observations (the rows)
 // and Tile38's HTTP interface (a count). As whole processes, alternating:
 // tile38-cli (from $TILE38_CLI or PATH) against the server, and `geowatch
 // query` over the database; skipped, saying so, without a tile38-cli. The
@@ -203,8 +203,8 @@ func tile38Outside(ctx context.Context, p tile38Peer, stdout io.Writer) error {
 	slices.Sort(gh)
 	slices.Sort(th)
 	httpQ := gh[len(gh)/2]
-	fmt.Fprintf(stdout, "Q HTTP    geowatch GET /v1/observations %.3f ms (146 rows), Tile38 HTTP %.3f ms (a count) (medians of %d requests each, alternating): %.2f× (lower is faster)\n",
-		ms(httpQ), ms(th[len(th)/2]), len(gh), ms(httpQ)/ms(th[len(th)/2]))
+	fmt.Fprintf(stdout, "Q HTTP    geowatch GET /v1/observations %.3f ms (%d rows), Tile38 HTTP %.3f ms (a count) (medians of %d requests each, alternating): %.2f× (lower is faster)\n",
+		ms(httpQ), p.http.want, ms(th[len(th)/2]), len(gh), ms(httpQ)/ms(th[len(th)/2]))
 
 	cli := os.Getenv("TILE38_CLI")
 	if cli == "" {

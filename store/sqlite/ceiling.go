@@ -152,10 +152,8 @@ func SchemaFloor(ctx context.Context, path string, rows []CeilingRow, batch int,
 	if err := stageStored(ctx, conn, rows, stamp); err != nil {
 		return 0, fmt.Errorf("schema floor: stage rows: %w", err)
 	}
-	q := insertSQL(1)
-	q = `INSERT INTO observations (` + obsColumns + `) SELECT ` + obsColumns + ` FROM m.stage WHERE rowid > ? AND rowid <= ? AND true` +
-		q[strings.Index(q, " ON CONFLICT"):]
-	ins, err := conn.PrepareContext(ctx, q)
+	ins, err := conn.PrepareContext(ctx, `INSERT INTO observations (`+obsColumns+`) SELECT `+obsColumns+
+		` FROM m.stage WHERE rowid > ? AND rowid <= ?`+upsertReturning)
 	if err != nil {
 		return 0, err
 	}

@@ -49,10 +49,34 @@ const obsColumns = `geom, source, ext_id, observed_at, ingested_at, lat, lon, pl
 
 const obsParams = 19
 
-// insertSQL inserts n rows. A (source, ext_id) already stored is rewritten only
-// when some content differs (keeping its fid and ingested_at); RETURNING then
-// names every row written, with its source and id, so that rows absent from
-// the result were unchanged.
+// upsertReturning ends every insert of observation rows (VALUES or SELECT).
+// A (source, ext_id) already stored is rewritten only when some content
+// differs (keeping its fid and ingested_at); RETURNING then names every row
+// written, with its source and id, so that rows absent from the result were
+// unchanged. The same update serves a conflict on (source, ext_id) and, for a
+// source with an id namespace, on (id_ns, ext_id): the row keeps its source. A
+// record revised before the stored one (both with a revised_at) is an older
+// revision and leaves the row as it is.
+const upsertReturning = ` ON CONFLICT (source, ext_id)` + upsertSet +
+	` ON CONFLICT (id_ns, ext_id) WHERE id_ns IS NOT NULL` + upsertSet +
+	` RETURNING fid, source, ext_id`
+
+const upsertSet = ` DO UPDATE SET
+	geom = excluded.geom, observed_at = excluded.observed_at, lat = excluded.lat, lon = excluded.lon,
+	place = excluded.place, kind = excluded.kind, title = excluded.title, url = excluded.url,
+	weight = excluded.weight, precision = excluded.precision, properties = excluded.properties,
+	geometry = excluded.geometry, hour_bucket = excluded.hour_bucket, cell = excluded.cell,
+	revised_at = coalesce(excluded.revised_at, observations.revised_at)
+WHERE (observations.observed_at IS NOT excluded.observed_at
+	OR observations.lat IS NOT excluded.lat OR observations.lon IS NOT excluded.lon
+	OR observations.place IS NOT excluded.place OR observations.kind IS NOT excluded.kind
+	OR observations.title IS NOT excluded.title OR observations.url IS NOT excluded.url
+	OR observations.weight IS NOT excluded.weight OR observations.precision IS NOT excluded.precision
+	OR observations.properties IS NOT excluded.properties OR observations.geometry IS NOT excluded.geometry
+	OR (excluded.revised_at IS NOT NULL AND observations.revised_at IS NOT excluded.revised_at))
+	AND NOT coalesce(excluded.revised_at < observations.revised_at, 0)`
+
+// insertSQL inserts n rows of parameters (obsColumns order), upsertReturning.
 func insertSQL(n int) string {
 	row := "(" + strings.Repeat("?,", obsParams-1) + "?)"
 	var b strings.Builder
@@ -63,27 +87,7 @@ func insertSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	// The same update for a conflict on (source, ext_id) and, for a source
-	// with an id namespace, on (id_ns, ext_id): the row keeps its source. A
-	// record revised before the stored one (both with a revised_at) is an older
-	// revision and leaves the row as it is.
-	upsert := ` DO UPDATE SET
-		geom = excluded.geom, observed_at = excluded.observed_at, lat = excluded.lat, lon = excluded.lon,
-		place = excluded.place, kind = excluded.kind, title = excluded.title, url = excluded.url,
-		weight = excluded.weight, precision = excluded.precision, properties = excluded.properties,
-		geometry = excluded.geometry, hour_bucket = excluded.hour_bucket, cell = excluded.cell,
-		revised_at = coalesce(excluded.revised_at, observations.revised_at)
-	WHERE (observations.observed_at IS NOT excluded.observed_at
-		OR observations.lat IS NOT excluded.lat OR observations.lon IS NOT excluded.lon
-		OR observations.place IS NOT excluded.place OR observations.kind IS NOT excluded.kind
-		OR observations.title IS NOT excluded.title OR observations.url IS NOT excluded.url
-		OR observations.weight IS NOT excluded.weight OR observations.precision IS NOT excluded.precision
-		OR observations.properties IS NOT excluded.properties OR observations.geometry IS NOT excluded.geometry
-		OR (excluded.revised_at IS NOT NULL AND observations.revised_at IS NOT excluded.revised_at))
-		AND NOT coalesce(excluded.revised_at < observations.revised_at, 0)`
-	b.WriteString(` ON CONFLICT (source, ext_id)` + upsert)
-	b.WriteString(` ON CONFLICT (id_ns, ext_id) WHERE id_ns IS NOT NULL` + upsert)
-	b.WriteString(` RETURNING fid, source, ext_id`)
+	b.WriteString(upsertReturning)
 	return b.String()
 }
 
